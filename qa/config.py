@@ -1,0 +1,56 @@
+"""All settings in one place, read from ``QA_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from qa.errors import QAError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    """Runtime settings; the CLI overrides some with ``model_copy(update=...)``."""
+
+    model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore", frozen=True)
+
+    index_dir: Path = Field(Path("index"), description="Where the index is stored.")
+    seeds_dir: Path = Field(Path("seeds"), description="What `qa index` reads by default.")
+    model: str = Field(
+        DEFAULT_MODEL,
+        description="A sentence-transformers model name or path; the default is bundled.",
+    )
+    device: str = Field("cpu", description="Torch device for the model.")
+    batch_size: int = Field(32, ge=1, le=1024, description="Texts per model call when indexing.")
+
+    k: int = Field(5, ge=1, le=50, description="Answers returned by default.")
+    max_k: int = Field(50, ge=1, description="The most answers one question may ask for.")
+    max_question_chars: int = Field(2000, ge=1)
+    # Chosen on the seeds: on-topic questions score 0.40 and up, off-topic ones
+    # ("What is the capital of Australia?") stay under 0.25 (see tests/test_answer_quality.py).
+    min_score: float = Field(0.32, ge=-1.0, le=1.0, description="Below this, qa abstains.")
+
+    passage_sentences: int = Field(3, ge=1, le=20, description="Sentences per passage at most.")
+    passage_max_chars: int = Field(1000, ge=50, description="Characters per passage, soft cap.")
+    quote_max_sentences: int = Field(3, ge=1, le=10)
+    # A neighbouring sentence joins the quote when it scores within this of the best one.
+    quote_margin: float = Field(0.08, ge=0.0, le=1.0)
+
+    lock_timeout: float = Field(60.0, ge=0.0, description="Seconds to wait for another writer.")
+    debug: bool = Field(False, description="Show tracebacks instead of one-line errors.")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings from the environment; a bad value names its variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"QA_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise QAError(f"invalid setting ({problems}); fix or unset the variable") from exc

@@ -1,0 +1,241 @@
+"""Read articles from .txt/.md (with optional front matter), .html and .jsonl files.
+
+A file that cannot be used becomes a Problem that names it and says why; the others
+still load. Article ids are stable: the id given in the file, or else the file's path
+below the folder that was loaded, so re-loading a changed file replaces its article.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa.corpus.clean import clean, is_prose, words
+from qa.corpus.meta import (
+    MANIFEST_NAME,
+    Meta,
+    check_id,
+    parse_meta,
+    read_manifest,
+    split_front_matter,
+    url_in_text,
+)
+from qa.errors import CorpusError
+from qa.types import Article, Source
+
+KINDS = {
+    ".txt": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".jsonl": "jsonl",
+}
+SUPPORTED = ", ".join(sorted(KINDS))
+_HEADLINE_MAX_WORDS = 25
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A file (or line) that was skipped, and why."""
+
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    articles: tuple[Article, ...]
+    problems: tuple[Problem, ...]
+
+
+def load(paths: Sequence[Path | str]) -> Loaded:
+    """Load every article under ``paths``; raise CorpusError when there are none at all."""
+    loader = _Loader()
+    for path in map(Path, paths):
+        if not path.exists():
+            raise CorpusError(f"{path}: no such file or folder")
+        if path.is_dir():
+            loader.load_folder(path)
+        else:
+            loader.load_file(path, root=path.parent, explicit=True)
+    if not loader.articles:
+        where = ", ".join(str(p) for p in paths)
+        detail = f"; skipped: {'; '.join(map(str, loader.problems))}" if loader.problems else ""
+        raise CorpusError(f"no articles found in {where} (qa reads {SUPPORTED} files){detail}")
+    return Loaded(tuple(loader.articles.values()), tuple(loader.problems))
+
+
+def path_id(path: Path, root: Path) -> str:
+    """An id from the file's place below the loaded folder: 'world/talks.txt' -> 'world-talks'."""
+    relative = path.relative_to(root).with_suffix("")
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", "-".join(relative.parts)).strip("-.")
+    return slug or "article"
+
+
+class _Loader:
+    def __init__(self) -> None:
+        self.articles: dict[str, Article] = {}
+        self.problems: list[Problem] = []
+        self._manifests: dict[Path, dict[str, Meta]] = {}
+
+    def load_folder(self, folder: Path) -> None:
+        for path in sorted(folder.rglob("*")):
+            hidden = any(part.startswith(".") for part in path.relative_to(folder).parts)
+            if path.is_file() and not hidden and path.suffix.lower() in KINDS:
+                self.load_file(path, root=folder, explicit=False)
+
+    def load_file(self, path: Path, *, root: Path, explicit: bool) -> None:
+        kind = KINDS.get(path.suffix.lower())
+        if kind is None:
+            if explicit:
+                kind_name = path.suffix or "(none)"
+                self._skip(f"{path}: unsupported file type {kind_name!r}; qa reads {SUPPORTED}")
+            return
+        try:
+            if kind == "jsonl":
+                for item in _jsonl(path):
+                    self._add(item) if isinstance(item, Article) else self.problems.append(item)
+                return
+            meta = self._manifest_meta(path).over(Meta(id=path_id(path, root)))
+            raw = path.read_bytes()
+            if not raw.strip():
+                raise CorpusError(f"{path}: the file is empty")
+            article = (
+                _html(raw, meta, path) if kind == "html" else _text_file(raw, meta, path, kind)
+            )
+            self._add(article)
+        except CorpusError as exc:
+            self._skip(str(exc))
+        except OSError as exc:
+            self._skip(f"{path}: cannot be read ({exc.strerror or exc})")
+
+    def _add(self, article: Article) -> None:
+        first = self.articles.get(article.id)
+        if first is not None:
+            self._skip(
+                f"{article.origin}: id {article.id!r} is already used by {first.origin}; skipped. "
+                "Give one of them another id (front matter 'id:' or the JSONL 'id' field)."
+            )
+            return
+        self.articles[article.id] = article
+
+    def _skip(self, message: str) -> None:
+        self.problems.append(Problem(message))
+
+    def _manifest_meta(self, path: Path) -> Meta:
+        folder = path.parent
+        if folder not in self._manifests:
+            self._manifests[folder] = {}
+            manifest = folder / MANIFEST_NAME
+            if manifest.is_file():
+                try:
+                    self._manifests[folder] = read_manifest(
+                        _decode(manifest.read_bytes(), manifest), where=str(manifest)
+                    )
+                except CorpusError as exc:
+                    self._skip(f"{exc}; its metadata was not used")
+        return self._manifests[folder].get(path.name, Meta())
+
+
+def _text_file(raw: bytes, meta: Meta, path: Path, kind: str) -> Article:
+    text = _decode(raw, path)
+    front, body = split_front_matter(text, where=str(path))
+    meta = front.over(meta)
+    if meta.title is None:
+        meta = Meta(title=_headline(body)).over(meta)
+    if meta.url is None:
+        meta = Meta(url=url_in_text(body)).over(meta)
+    return make_article(body, meta, origin=str(path), markdown=kind == "markdown")
+
+
+def _html(raw: bytes, meta: Meta, path: Path) -> Article:
+    import trafilatura  # slow to import; only HTML needs it
+
+    doc = trafilatura.bare_extraction(raw, with_metadata=True, include_comments=False)
+    found = doc.as_dict() if doc is not None and hasattr(doc, "as_dict") else (doc or {})
+    text = found.get("text") or ""
+    if not text.strip():
+        raise CorpusError(f"{path}: no article text found in the HTML page")
+    page = parse_meta(
+        {
+            "title": found.get("title"),
+            "outlet": found.get("sitename") or found.get("hostname"),
+            "author": found.get("author"),
+            "published": _lenient_date(found.get("date")),
+            "url": found.get("url"),
+        },
+        where=str(path),
+    )
+    return make_article(text, meta.over(page), origin=str(path), markdown=False)
+
+
+def _jsonl(path: Path) -> Iterator[Article | Problem]:
+    for number, line in enumerate(path.read_bytes().split(b"\n"), start=1):
+        where = f"{path}:{number}"
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(_decode(line, Path(where)))
+            if not isinstance(record, dict):
+                raise CorpusError(
+                    f"{where}: each line must be a JSON object with id, title and text"
+                )
+            article_id = record.get("id")
+            if article_id is None or not str(article_id).strip():
+                raise CorpusError(f"{where}: the 'id' field is missing")
+            text = record.get("text")
+            if not isinstance(text, str) or not text.strip():
+                raise CorpusError(f"{where}: the 'text' field is missing or empty")
+            meta = parse_meta(record, where=where)
+            yield make_article(text, meta, origin=where, markdown=False)
+        except json.JSONDecodeError as exc:
+            yield Problem(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})")
+        except CorpusError as exc:
+            yield Problem(str(exc))
+
+
+def make_article(text: str, meta: Meta, *, origin: str, markdown: bool) -> Article:
+    """Clean ``text`` and attach its metadata; raise CorpusError if nothing is left."""
+    if meta.id is None:
+        raise CorpusError(f"{origin}: the article has no id")
+    check_id(meta.id, where=origin)
+    cleaned = clean(text, title=meta.title, author=meta.author, markdown=markdown)
+    if not cleaned:
+        raise CorpusError(
+            f"{origin}: no article text left after removing site chrome "
+            "(qa keeps paragraphs of running text: sentences of four words or more)"
+        )
+    source = Source(meta.id, meta.title, meta.outlet, meta.author, meta.published, meta.url)
+    return Article(source=source, text=cleaned, origin=origin)
+
+
+def _decode(raw: bytes, path: Path) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CorpusError(
+            f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+            "convert it, for example with `iconv -f WINDOWS-1252 -t UTF-8`"
+        ) from exc
+
+
+def _headline(body: str) -> str | None:
+    """The first line, when it reads as a headline rather than a sentence."""
+    for line in body.splitlines():
+        line = line.strip().lstrip("#").strip()
+        if line:
+            short = words(line) <= _HEADLINE_MAX_WORDS
+            return line if short and not is_prose(line) else None
+    return None
+
+
+def _lenient_date(value: object) -> str | None:
+    """Pages carry dates in many shapes; keep only an ISO one."""
+    text = str(value or "")[:10]
+    return text if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) else None

@@ -1,0 +1,43 @@
+"""Domain errors. Each message says what went wrong and what to do next.
+
+The edges translate them: the CLI prints one line and exits non-zero, the API
+answers with a 4xx, the bot replies politely.
+"""
+
+from __future__ import annotations
+
+
+class QAError(Exception):
+    """Base of every error qa raises on purpose."""
+
+
+class InputError(QAError):
+    """A question or an option the caller gave is not usable."""
+
+
+class CorpusError(QAError):
+    """Articles could not be found or read."""
+
+
+class ModelError(QAError):
+    """The embedding model could not be loaded."""
+
+
+class IndexUnusableError(QAError):
+    """The index on disk cannot be used as it is."""
+
+
+class IndexMissingError(IndexUnusableError):
+    """There is no index where one was expected."""
+
+
+class IndexCorruptError(IndexUnusableError):
+    """The index on disk is damaged or incomplete."""
+
+
+class IndexMismatchError(IndexUnusableError):
+    """The index was built with another model or dimension."""
+
+
+class IndexBusyError(IndexUnusableError):
+    """Another process is writing the index."""

@@ -1,0 +1,133 @@
+"""Typed records passed between the corpus, the index and the answers."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a quote stands: enough for a reader to find and check it."""
+
+    article_id: str
+    title: str | None = None
+    outlet: str | None = None
+    author: str | None = None
+    published: str | None = None
+    url: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "article_id": self.article_id,
+            "title": self.title,
+            "outlet": self.outlet,
+            "author": self.author,
+            "published": self.published,
+            "url": self.url,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """An article after cleaning; every offset in qa points into ``text``."""
+
+    source: Source
+    text: str
+    origin: str | None = None  # the file (and line) it was loaded from
+
+    @property
+    def id(self) -> str:
+        return self.source.article_id
+
+    @property
+    def text_hash(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A half-open character range ``[start, end)`` in an article's text."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A few consecutive sentences of one paragraph, the unit that is embedded."""
+
+    start: int
+    end: int
+    first_sentence: int  # index into the article's sentence list
+    last_sentence: int  # inclusive
+
+
+@dataclass(frozen=True, slots=True)
+class Chunks:
+    """An article split for indexing."""
+
+    article: Article
+    sentences: tuple[Span, ...]
+    passages: tuple[Passage, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A passage found for a question, with how well each of its sentences matches."""
+
+    passage_id: int
+    article_id: str
+    score: float
+    sentences: tuple[Span, ...]
+    sentence_scores: tuple[float, ...]
+
+    @property
+    def start(self) -> int:
+        return self.sentences[0].start
+
+    @property
+    def end(self) -> int:
+        return self.sentences[-1].end
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A verbatim quote: ``article.text[start:end] == quote``."""
+
+    quote: str
+    passage: str
+    score: float
+    start: int
+    end: int
+    source: Source
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "quote": self.quote,
+            "passage": self.passage,
+            "score": round(self.score, 4),
+            "start": self.start,
+            "end": self.end,
+            "source": self.source.to_dict(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """The answer shape shared by the CLI, the HTTP API and the bot."""
+
+    question: str
+    answers: tuple[Answer, ...] = field(default_factory=tuple)
+
+    @property
+    def abstained(self) -> bool:
+        return not self.answers
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answers": [a.to_dict() for a in self.answers],
+            "abstained": self.abstained,
+        }
