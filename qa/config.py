@@ -30,9 +30,10 @@ class Settings(BaseSettings):
     k: int = Field(5, ge=1, le=50, description="Answers returned by default.")
     max_k: int = Field(50, ge=1, description="The most answers one question may ask for.")
     max_question_chars: int = Field(2000, ge=1)
-    # Chosen on the seeds: on-topic questions score 0.40 and up, off-topic ones
-    # ("What is the capital of Australia?") stay under 0.25 (see tests/test_answer_quality.py).
-    min_score: float = Field(0.32, ge=-1.0, le=1.0, description="Below this, qa abstains.")
+    # Chosen on the seeds (tests/data/dev_questions.jsonl and 20 more off-topic questions):
+    # answerable questions score 0.51 and up, off-topic ones ("What is the capital of
+    # Australia?") 0.27 at most; 0.35 sits in that gap.
+    min_score: float = Field(0.35, ge=-1.0, le=1.0, description="Below this, qa abstains.")
 
     passage_sentences: int = Field(3, ge=1, le=20, description="Sentences per passage at most.")
     passage_max_chars: int = Field(1000, ge=50, description="Characters per passage, soft cap.")

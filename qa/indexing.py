@@ -136,7 +136,7 @@ def _write(
             plan.split(article, settings)
 
     old_articles = old.articles if old else {}
-    if reusable and not plan.split_ids and dict(target) == old_articles:
+    if reusable and not plan.split_ids and _same(target, old_articles):
         return BuildReport(
             index_dir, len(target), len(plan.passages), up_to_date=True, notes=tuple(notes)
         )
@@ -164,6 +164,13 @@ def _write(
         removed=tuple(sorted(set(old_articles) - set(target))),
         embedded=len(plan.to_embed_passages),
         notes=tuple(notes),
+    )
+
+
+def _same(new: Mapping[str, Article], old: Mapping[str, Article]) -> bool:
+    """Same articles with the same text and metadata; where a file was read from may differ."""
+    return new.keys() == old.keys() and all(
+        (a.source, a.text) == (old[i].source, old[i].text) for i, a in new.items()
     )
 
 

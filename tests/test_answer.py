@@ -1,0 +1,119 @@
+"""Hits to answers: merging overlaps, choosing the quote, abstaining. No model needed."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from qa.answer import QuotePolicy, make_result, merge_overlapping, quote_window
+from qa.types import Article, Hit, Source, Span
+
+TEXT = (
+    "Talks began on Monday. The delegations met near the border. "
+    "They agreed to meet again. Nothing else was decided.\n\n"
+    "Another paragraph starts here. It has two sentences."
+)
+SENTENCES = (Span(0, 22), Span(23, 59), Span(60, 86), Span(87, 112), Span(114, 144), Span(145, 169))
+ARTICLE = Article(Source("a1", "Title", "Outlet", None, "2022-03-03", None), TEXT)
+POLICY = QuotePolicy(min_score=0.3, max_sentences=3, margin=0.08)
+
+
+def hit(pid: int, first: int, last: int, score: float, scores: list[float], aid: str = "a1") -> Hit:
+    return Hit(pid, aid, score, SENTENCES[first : last + 1], tuple(scores))
+
+
+def test_sentences_fixture_slices_cleanly() -> None:
+    assert [TEXT[s.start : s.end] for s in SENTENCES][1] == "The delegations met near the border."
+    assert TEXT[SENTENCES[-1].start : SENTENCES[-1].end] == "It has two sentences."
+
+
+def test_quote_is_best_sentence_and_verbatim() -> None:
+    result = make_result(
+        "where?", [hit(1, 0, 2, 0.7, [0.2, 0.8, 0.4])], {"a1": ARTICLE}, k=5, policy=POLICY
+    )
+    (answer,) = result.answers
+    assert answer.quote == "The delegations met near the border."
+    assert TEXT[answer.start : answer.end] == answer.quote
+    assert answer.quote in answer.passage
+    assert answer.passage == TEXT[0:86]
+    assert answer.source.outlet == "Outlet"
+    assert not result.abstained
+
+
+def test_quote_widens_to_neighbours_that_match_nearly_as_well() -> None:
+    assert quote_window([0.2, 0.8, 0.75], max_sentences=3, margin=0.08) == (1, 2)
+    assert quote_window([0.78, 0.8, 0.75], max_sentences=3, margin=0.08) == (0, 2)
+    assert quote_window([0.78, 0.8, 0.75], max_sentences=2, margin=0.08) == (0, 1)
+    assert quote_window([0.1, 0.8, 0.1], max_sentences=3, margin=0.08) == (1, 1)
+
+
+@given(st.lists(st.floats(-1, 1), min_size=1, max_size=12), st.integers(1, 5), st.floats(0, 1))
+def test_quote_window_is_consecutive_bounded_and_holds_the_best(
+    scores: list[float], max_sentences: int, margin: float
+) -> None:
+    first, last = quote_window(scores, max_sentences=max_sentences, margin=margin)
+    assert 0 <= first <= last < len(scores)
+    assert last - first + 1 <= max_sentences
+    assert max(scores[first : last + 1]) == max(scores)
+    assert all(s >= max(scores) - margin for s in scores[first : last + 1])
+
+
+def test_overlapping_passages_of_one_article_merge_into_one_answer() -> None:
+    hits = [hit(1, 0, 2, 0.6, [0.5, 0.6, 0.4]), hit(2, 2, 3, 0.7, [0.4, 0.7])]
+    (merged,) = merge_overlapping(hits)
+    assert merged.sentences == SENTENCES[0:4]
+    assert merged.score == 0.7
+    assert merged.passage_id == 2
+    result = make_result("q", hits, {"a1": ARTICLE}, k=5, policy=POLICY)
+    assert len(result.answers) == 1
+    assert result.answers[0].quote == "Nothing else was decided."
+    assert result.answers[0].passage == TEXT[0:112]
+
+
+def test_passages_that_do_not_overlap_stay_apart() -> None:
+    hits = [hit(1, 0, 1, 0.6, [0.5, 0.6]), hit(2, 4, 5, 0.5, [0.5, 0.4])]
+    assert len(merge_overlapping(hits)) == 2
+    other = Article(Source("a2"), TEXT)
+    apart = [hit(1, 0, 2, 0.6, [0.5, 0.6, 0.4]), hit(2, 0, 2, 0.5, [0.5, 0.4, 0.3], aid="a2")]
+    result = make_result("q", apart, {"a1": ARTICLE, "a2": other}, k=5, policy=POLICY)
+    assert [a.source.article_id for a in result.answers] == ["a1", "a2"]
+
+
+def test_answers_are_ranked_and_cut_to_k() -> None:
+    hits = [hit(1, 0, 0, 0.4, [0.4]), hit(2, 4, 4, 0.9, [0.9]), hit(3, 2, 2, 0.6, [0.6])]
+    result = make_result("q", hits, {"a1": ARTICLE}, k=2, policy=POLICY)
+    assert [a.score for a in result.answers] == [0.9, 0.6]
+
+
+def test_abstains_when_nothing_scores_high_enough() -> None:
+    hits = [hit(1, 0, 2, 0.29, [0.2, 0.29, 0.1])]
+    result = make_result("capital of Australia?", hits, {"a1": ARTICLE}, k=5, policy=POLICY)
+    assert result.abstained
+    assert result.to_dict() == {
+        "question": "capital of Australia?",
+        "answers": [],
+        "abstained": True,
+    }
+
+
+def test_weak_answers_are_dropped_but_strong_ones_kept() -> None:
+    hits = [hit(1, 0, 0, 0.8, [0.8]), hit(2, 4, 4, 0.1, [0.1])]
+    result = make_result("q", hits, {"a1": ARTICLE}, k=5, policy=POLICY)
+    assert len(result.answers) == 1
+
+
+def test_answer_shape_keeps_its_names() -> None:
+    result = make_result("q", [hit(1, 1, 1, 0.71234, [0.7])], {"a1": ARTICLE}, k=5, policy=POLICY)
+    shape = result.to_dict()
+    assert set(shape) == {"question", "answers", "abstained"}
+    (answer,) = shape["answers"]
+    assert set(answer) == {"quote", "passage", "score", "start", "end", "source"}
+    assert answer["score"] == 0.7123
+    assert answer["source"] == {
+        "article_id": "a1",
+        "title": "Title",
+        "outlet": "Outlet",
+        "author": None,
+        "published": "2022-03-03",
+        "url": None,
+    }

@@ -1,0 +1,291 @@
+"""The `qa` command: what it prints, and one-line errors with a non-zero exit."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qa.cli import main
+from tests.conftest import ROOT, SEEDS
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def seed_copy(tmp_path: Path, seed_index_dir: Path) -> Path:
+    """A private copy of the seed index that a test may change."""
+    target = tmp_path / "index"
+    shutil.copytree(seed_index_dir, target)
+    return target
+
+
+def test_index_builds_then_reports_up_to_date(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = run(capsys, "index", str(SEEDS), "--index-dir", str(tmp_path / "i"))
+    assert code == 0, err
+    assert out.startswith("Indexed 5 articles, ")
+    assert "5 added" in out
+    assert "Embedding" in err  # the progress bar
+    code, out, _ = run(capsys, "index", str(SEEDS), "--index-dir", str(tmp_path / "i"))
+    assert code == 0
+    assert "is up to date: 5 articles" in out
+
+
+def test_index_defaults_to_the_seeds_and_reads_the_environment(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, seed_copy: Path
+) -> None:
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("QA_INDEX_DIR", str(seed_copy))
+    code, out, _ = run(capsys, "index")
+    assert code == 0
+    assert f"The index in {seed_copy} is up to date: 5 articles" in out
+
+
+def test_index_warns_about_broken_files_and_loads_the_rest(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "good.txt").write_text("The mayor opened the new bridge on Sunday morning.\n")
+    (folder / "latin1.txt").write_bytes("Caf\xe9 owners protested the new tax.".encode("cp1252"))
+    (folder / "empty.md").write_text("")
+    code, out, err = run(capsys, "index", str(folder), "--index-dir", str(tmp_path / "i"))
+    assert code == 0
+    assert "Indexed 1 articles" in out
+    assert f"warning: {folder / 'latin1.txt'}: not UTF-8" in err
+    assert f"warning: {folder / 'empty.md'}: the file is empty" in err
+
+
+def test_index_add_extends_the_index(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, seed_copy: Path
+) -> None:
+    extra = tmp_path / "extra.md"
+    extra.write_text(
+        "---\ntitle: Grain corridor reopens\noutlet: Example Wire\npublished: 2022-08-01\n---\n"
+        "The first grain ship left the port of Odesa on Monday under a UN-brokered deal.\n"
+    )
+    code, out, err = run(capsys, "index", "--add", str(extra), "--index-dir", str(seed_copy))
+    assert code == 0, err
+    assert "Indexed 6 articles" in out and "1 added" in out and "1 passages embedded" in out
+    code, out, _ = run(
+        capsys, "ask", "Which ship left Odesa?", "--json", "--index-dir", str(seed_copy)
+    )
+    first = json.loads(out)["answers"][0]
+    assert first["source"]["article_id"] == "extra"
+    assert first["source"]["outlet"] == "Example Wire"
+
+
+def test_ask_json_has_the_answer_shape(
+    capsys: pytest.CaptureFixture[str], seed_index_dir: Path
+) -> None:
+    code, out, err = run(
+        capsys,
+        "ask",
+        "How many Russian troops are in Belarus?",
+        "--json",
+        "--k",
+        "2",
+        "--index-dir",
+        str(seed_index_dir),
+    )
+    assert code == 0, err
+    shape = json.loads(out)
+    assert shape["question"] == "How many Russian troops are in Belarus?"
+    assert shape["abstained"] is False
+    assert 1 <= len(shape["answers"]) <= 2
+    first = shape["answers"][0]
+    assert "30,000 troops" in first["quote"]
+    assert first["quote"] in first["passage"]
+    assert first["source"]["outlet"] == "Foreign Policy"
+    assert first["source"]["published"] == "2022-02-25"
+    assert set(first) == {"quote", "passage", "score", "start", "end", "source"}
+
+
+def test_ask_text_prints_quote_then_source(
+    capsys: pytest.CaptureFixture[str], seed_index_dir: Path
+) -> None:
+    code, out, _ = run(
+        capsys,
+        "ask",
+        "What time did the talks begin on Monday?",
+        "--k",
+        "1",
+        "--index-dir",
+        str(seed_index_dir),
+    )
+    assert code == 0
+    quote_line, source_line = out.strip().splitlines()
+    assert quote_line.startswith("1. “") and "1 p.m. Ukraine time" in quote_line
+    assert source_line.strip() == "— Russia And Ukraine Begin Negotiations, HuffPost, 2022-02-28"
+
+
+def test_ask_off_topic_says_no_answer(
+    capsys: pytest.CaptureFixture[str], seed_index_dir: Path
+) -> None:
+    code, out, _ = run(
+        capsys, "ask", "What is the capital of Australia?", "--index-dir", str(seed_index_dir)
+    )
+    assert code == 0
+    assert out.startswith("No answer:") and "qa articles" in out
+    code, out, _ = run(
+        capsys,
+        "ask",
+        "What is the capital of Australia?",
+        "--json",
+        "--index-dir",
+        str(seed_index_dir),
+    )
+    assert json.loads(out) == {
+        "question": "What is the capital of Australia?",
+        "answers": [],
+        "abstained": True,
+    }
+
+
+def test_articles_lists_sources(capsys: pytest.CaptureFixture[str], seed_index_dir: Path) -> None:
+    code, out, _ = run(capsys, "articles", "--index-dir", str(seed_index_dir))
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert len(lines) == 5
+    assert any(
+        line.startswith(
+            "004_24f5a1e05d2360b3  Ukrainian and Russian officials meet for second "
+            "round of peace talks, Axios, 2022-03-03"
+        )
+        for line in lines
+    )
+    code, out, _ = run(capsys, "articles", "--json", "--index-dir", str(seed_index_dir))
+    rows = json.loads(out)
+    moscow = next(r for r in rows if r["outlet"] == "The Moscow Times")
+    assert moscow["url"].startswith("https://www.themoscowtimes.com/2022/02/25/")
+    assert moscow["author"] is None
+    assert all(r["passages"] > 0 for r in rows)
+
+
+def test_chat_answers_each_line_until_end_of_input(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, seed_index_dir: Path
+) -> None:
+    questions = (
+        "How many civilians have died?\n\nWhat is the capital of Australia?\n \nquit\nignored\n"
+    )
+    monkeypatch.setattr(sys, "stdin", io.StringIO(questions))
+    code, out, err = run(capsys, "chat", "--index-dir", str(seed_index_dir))
+    assert code == 0, err
+    assert out.startswith("qa knows 5 articles (")
+    assert "At least 352 Ukrainian civilians" in out
+    assert "No answer:" in out
+    assert "ignored" not in out
+
+
+def test_chat_reports_a_bad_question_and_goes_on(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, seed_index_dir: Path
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("x" * 3000 + "\nHow many civilians have died?\n"))
+    code, out, err = run(capsys, "chat", "--index-dir", str(seed_index_dir))
+    assert code == 0
+    assert "error: the question is 3000 characters long" in err
+    assert "At least 352 Ukrainian civilians" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message", "exit_code"),
+    [
+        (
+            ["ask", "Who met?", "--index-dir", "{empty}"],
+            {},
+            "error: no index in {empty}: run `qa index`",
+            1,
+        ),
+        (["ask", "", "--index-dir", "{seeds}"], {}, "error: the question is empty", 1),
+        (
+            ["ask", "Who met?", "--k", "0", "--index-dir", "{seeds}"],
+            {},
+            "error: k must be a whole number from 1 to 50",
+            1,
+        ),
+        (
+            ["ask", "Who met?", "--k", "many"],
+            {},
+            "error: Invalid value for '--k': 'many' is not a valid integer",
+            2,
+        ),
+        (["ask"], {}, "error: Missing argument 'QUESTION'", 2),
+        (
+            ["index", "{empty}/nowhere", "--index-dir", "{empty}"],
+            {},
+            "error: {empty}/nowhere: no such file or folder",
+            1,
+        ),
+        (
+            ["index", "{empty}", "--index-dir", "{empty}/i"],
+            {},
+            "error: no articles found in {empty}",
+            1,
+        ),
+        (["index", "--add"], {}, "error: --add needs the PATH of the articles to add", 2),
+        (["articles", "--index-dir", "{empty}"], {}, "error: no index in {empty}", 1),
+        (["frobnicate"], {}, "error: No such command 'frobnicate'", 2),
+        (
+            ["ask", "Who met?", "--index-dir", "{seeds}"],
+            {"QA_K": "many"},
+            "error: invalid setting (QA_K:",
+            1,
+        ),
+        (
+            ["ask", "Who met?", "--index-dir", "{seeds}"],
+            {"QA_MODEL": "some/other-model"},
+            "error: the index in {seeds} was built with the model 'all-MiniLM-L6-v2', "
+            "but this run uses 'some/other-model'",
+            1,
+        ),
+        (
+            ["index", "{seeds_src}", "--index-dir", "{empty}/i"],
+            {"QA_MODEL": "{empty}/no-model"},
+            "error: cannot load the embedding model '{empty}/no-model'",
+            1,
+        ),
+    ],
+)
+def test_errors_are_one_line_with_a_non_zero_exit(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    seed_index_dir: Path,
+    args: list[str],
+    env: dict[str, str],
+    message: str,
+    exit_code: int,
+) -> None:
+    places = {"empty": str(tmp_path), "seeds": str(seed_index_dir), "seeds_src": str(SEEDS)}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value.format(**places))
+    code, out, err = run(capsys, *[a.format(**places) for a in args])
+    assert code == exit_code
+    assert err.startswith(message.format(**places)), err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert out == ""
+
+
+def test_a_real_process_prints_one_line_and_no_traceback(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "qa", "ask", "Who met?", "--index-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"error: no index in {tmp_path}")
+    assert done.stderr.count("\n") == 1
+    assert done.stdout == ""

@@ -1,0 +1,427 @@
+"""The index on disk: round trips, incremental writes, crash safety and load errors."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.config import DEFAULT_MODEL, Settings
+from qa.corpus.load import load, make_article
+from qa.corpus.meta import Meta
+from qa.embed import Embedder
+from qa.errors import (
+    IndexBusyError,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexMissingError,
+)
+from qa.index import CURRENT, MANIFEST, PASSAGE_VECTORS, STORE, open_index, versions
+from qa.indexing import BuildReport, build
+from qa.retrieve import Retriever
+from qa.types import Article
+from tests.conftest import FAKE_MODEL, ROOT, SEEDS, HashEmbedder
+
+
+def article(aid: str, *sentences: str, title: str | None = None) -> Article:
+    text = "\n\n".join(sentences)
+    return make_article(text, Meta(id=aid, title=title), origin=f"{aid}.txt", markdown=False)
+
+
+A = article(
+    "a",
+    "The committee met in Geneva on Tuesday to discuss the grain deal. Delegates from "
+    "both sides attended the meeting. They agreed to meet again next month.",
+    "Shipping companies welcomed the news of the agreement. Insurance costs fell sharply.",
+)
+B = article(
+    "b",
+    "Farmers in the south reported a record harvest this year. Prices for wheat dropped "
+    "as a result of the harvest. Exporters expect strong demand from abroad.",
+)
+C = article(
+    "c",
+    "The central bank raised interest rates by half a point. Inflation had reached its "
+    "highest level in a decade. Economists had expected a smaller increase.",
+)
+
+
+def no_model() -> Embedder:
+    raise AssertionError("the model was loaded although nothing needed embedding")
+
+
+def make_build(settings: Settings, embedder: HashEmbedder) -> Callable[..., BuildReport]:
+    def run(articles: list[Article], *, add: bool = False) -> BuildReport:
+        return build(settings.index_dir, articles, settings, lambda: embedder, add=add)
+
+    return run
+
+
+def test_build_writes_a_self_describing_index(
+    fake_settings: Settings, fake_embedder: HashEmbedder
+) -> None:
+    report = build(fake_settings.index_dir, [A, B], fake_settings, lambda: fake_embedder)
+    index = open_index(fake_settings.index_dir, model=FAKE_MODEL)
+    manifest = json.loads((index.path / MANIFEST).read_text())
+    assert manifest["model"] == FAKE_MODEL
+    assert manifest["dimension"] == 64
+    assert manifest["format"] == 1
+    assert manifest["articles"] == 2 == len(index.articles)
+    assert manifest["passages"] == len(index.passages) == report.passages > 2
+    assert manifest["sentences"] == len(index.sentences) == 8
+    assert manifest["built_at"].endswith("+00:00")
+    assert {"faiss-cpu", "sentence-transformers"} <= set(manifest["versions"])
+    for passage in index.passages.values():
+        text = index.articles[passage.article_id].text
+        first, last = (
+            index.sentences[passage.first_sentence],
+            index.sentences[passage.last_sentence],
+        )
+        assert (first.start, last.end) == (passage.start, passage.end)
+        assert text[passage.start : passage.end].strip() == text[passage.start : passage.end]
+
+
+def test_faiss_hits_match_brute_force_cosine(
+    fake_settings: Settings, fake_embedder: HashEmbedder
+) -> None:
+    build(fake_settings.index_dir, [A, B, C], fake_settings, lambda: fake_embedder)
+    index = open_index(fake_settings.index_dir)
+    ids = sorted(index.passages)
+    matrix = index.passage_vectors(ids)
+    query = fake_embedder.encode_queries(["Why did wheat prices drop after the harvest?"])
+    scores, found = index.search(query, 4)
+    brute = matrix @ query[0]
+    order = np.argsort(-brute)[:4]
+    assert list(found[0]) == [ids[i] for i in order]
+    assert np.allclose(scores[0], brute[order], atol=1e-5)
+    assert np.allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-5)
+
+
+def test_round_trip_in_a_new_process(seed_index_dir: Path, seed_retriever: Retriever) -> None:
+    question = "How many Russian troops are in Belarus?"
+    here = seed_retriever.ask(question, 3).to_dict()
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "qa",
+            "ask",
+            question,
+            "--k",
+            "3",
+            "--json",
+            "--index-dir",
+            str(seed_index_dir),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    there = json.loads(out.stdout)
+    assert there["answers"]
+    assert [a["quote"] for a in there["answers"]] == [a["quote"] for a in here["answers"]]
+    assert [a["score"] for a in there["answers"]] == pytest.approx(
+        [a["score"] for a in here["answers"]], abs=1e-4
+    )
+
+
+def test_add_embeds_only_the_new_articles(
+    fake_settings: Settings, fake_embedder: HashEmbedder
+) -> None:
+    run = make_build(fake_settings, fake_embedder)
+    run([A, B])
+    before = open_index(fake_settings.index_dir)
+    fake_embedder.embedded.clear()
+    report = run([C], add=True)
+    after = open_index(fake_settings.index_dir)
+    assert set(after.articles) == {"a", "b", "c"}
+    assert fake_embedder.embedded and all(t in C.text for t in fake_embedder.embedded)
+    assert report.added == ("c",)
+    for pid, passage in before.passages.items():
+        assert after.passages[pid] == passage
+    old_ids = sorted(before.passages)
+    assert np.array_equal(after.passage_vectors(old_ids), before.passage_vectors(old_ids))
+    assert min(p.id for p in after.passages_of("c")) > max(old_ids)
+
+
+def test_reindexing_a_changed_article_replaces_its_passages(
+    fake_settings: Settings, fake_embedder: HashEmbedder
+) -> None:
+    run = make_build(fake_settings, fake_embedder)
+    run([A, B])
+    before = open_index(fake_settings.index_dir)
+    changed = article("b", "Farmers in the north lost much of the harvest to floods this year.")
+    fake_embedder.embedded.clear()
+    report = run([A, changed])
+    after = open_index(fake_settings.index_dir)
+    assert report.updated == ("b",)
+    assert all(t in changed.text for t in fake_embedder.embedded)
+    assert after.articles["b"].text == changed.text
+    assert len(after.passages_of("b")) == 1
+    spans = [(p.article_id, p.start, p.end) for p in after.passages.values()]
+    assert len(spans) == len(set(spans))
+    assert {p.id for p in after.passages_of("a")} == {p.id for p in before.passages_of("a")}
+    assert not {p.id for p in after.passages_of("b")} & {p.id for p in before.passages_of("b")}
+    assert after.manifest.passages == len(after.passages)
+
+
+def test_adding_a_changed_article_also_replaces_it(
+    fake_settings: Settings, fake_embedder: HashEmbedder
+) -> None:
+    run = make_build(fake_settings, fake_embedder)
+    run([A, B])
+    changed = article("a", "The committee postponed its meeting in Geneva until further notice.")
+    run([changed], add=True)
+    after = open_index(fake_settings.index_dir)
+    assert set(after.articles) == {"a", "b"}
+    assert [after.articles["a"].text[p.start : p.end] for p in after.passages_of("a")] == [
+        changed.text
+    ]
+
+
+def test_full_build_drops_articles_not_given(
+    fake_settings: Settings, fake_embedder: HashEmbedder
+) -> None:
+    run = make_build(fake_settings, fake_embedder)
+    run([A, B, C])
+    report = run([A, C])
+    index = open_index(fake_settings.index_dir)
+    assert report.removed == ("b",)
+    assert set(index.articles) == {"a", "c"}
+    assert all(p.article_id != "b" for p in index.passages.values())
+
+
+def test_unchanged_articles_need_no_model(
+    fake_settings: Settings, fake_embedder: HashEmbedder
+) -> None:
+    make_build(fake_settings, fake_embedder)([A, B])
+    first = open_index(fake_settings.index_dir).path
+    report = build(fake_settings.index_dir, [A, B], fake_settings, no_model)
+    assert report.up_to_date
+    assert open_index(fake_settings.index_dir).path == first
+    renamed = make_article(
+        A.text, Meta(id="a", title="A new title"), origin="a.txt", markdown=False
+    )
+    report = build(fake_settings.index_dir, [renamed, B], fake_settings, no_model)
+    assert not report.up_to_date and report.embedded == 0
+    assert open_index(fake_settings.index_dir).articles["a"].source.title == "A new title"
+
+
+def test_old_versions_are_pruned_but_the_previous_one_kept(
+    fake_settings: Settings, fake_embedder: HashEmbedder
+) -> None:
+    run = make_build(fake_settings, fake_embedder)
+    keep = fake_settings.index_dir / "notes"
+    keep.mkdir(parents=True)
+    run([A])
+    run([A, B])
+    previous = open_index(fake_settings.index_dir).path
+    run([A, B, C])
+    current = open_index(fake_settings.index_dir).path
+    assert {v.name for v in versions(fake_settings.index_dir)} == {previous.name, current.name}
+    assert keep.is_dir()
+
+
+def test_missing_index_says_to_run_qa_index(tmp_path: Path) -> None:
+    with pytest.raises(IndexMissingError, match=r"no index in .*run `qa index`"):
+        open_index(tmp_path / "nowhere")
+
+
+def test_model_mismatch_names_both_models(
+    fake_settings: Settings, fake_embedder: HashEmbedder
+) -> None:
+    make_build(fake_settings, fake_embedder)([A])
+    with pytest.raises(
+        IndexMismatchError,
+        match=r"built with the model 'test-hash-embedder'.*"
+        r"uses 'other-model'.*Run `qa index`",
+    ):
+        open_index(fake_settings.index_dir, model="other-model")
+
+
+def test_dimension_mismatch_is_refused(
+    fake_settings: Settings, fake_embedder: HashEmbedder
+) -> None:
+    make_build(fake_settings, fake_embedder)([A])
+    index = open_index(fake_settings.index_dir)
+    with pytest.raises(IndexMismatchError, match=r"64-dimensional.*32-dimensional.*qa index"):
+        Retriever(index, HashEmbedder(dimension=32), fake_settings)
+
+
+def test_add_with_another_model_is_refused(
+    fake_settings: Settings, fake_embedder: HashEmbedder
+) -> None:
+    make_build(fake_settings, fake_embedder)([A])
+    other = fake_settings.model_copy(update={"model": "other-model"})
+    with pytest.raises(IndexMismatchError, match="would mix vectors of two models"):
+        build(other.index_dir, [B], other, lambda: HashEmbedder("other-model"), add=True)
+    assert set(open_index(fake_settings.index_dir).articles) == {"a"}
+
+
+def test_full_build_with_another_model_rebuilds_everything(
+    fake_settings: Settings, fake_embedder: HashEmbedder
+) -> None:
+    make_build(fake_settings, fake_embedder)([A, B])
+    other = fake_settings.model_copy(update={"model": "other-model"})
+    embedder = HashEmbedder("other-model", dimension=32)
+    report = build(other.index_dir, [A, B], other, lambda: embedder)
+    assert report.embedded == report.passages
+    assert any("rebuilding every article" in note for note in report.notes)
+    assert open_index(other.index_dir, model="other-model").manifest.dimension == 32
+
+
+def test_add_without_an_index_explains_what_to_do(
+    fake_settings: Settings, fake_embedder: HashEmbedder
+) -> None:
+    with pytest.raises(IndexMissingError, match=r"--add extends an existing index"):
+        make_build(fake_settings, fake_embedder)([A], add=True)
+
+
+def corrupt_manifest(version: Path) -> None:
+    (version / MANIFEST).write_text("{not json")
+
+
+def truncate_vectors(version: Path) -> None:
+    data = (version / PASSAGE_VECTORS).read_bytes()
+    (version / PASSAGE_VECTORS).write_bytes(data[: len(data) // 2])
+
+
+def delete_store(version: Path) -> None:
+    (version / STORE).unlink()
+
+
+def drop_a_passage_row(version: Path) -> None:
+    with sqlite3.connect(version / STORE) as db:
+        db.execute("DELETE FROM passages WHERE id = (SELECT MIN(id) FROM passages)")
+
+
+def point_nowhere(version: Path) -> None:
+    (version.parent / CURRENT).write_text("v-20990101T000000-abcdef\n")
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (corrupt_manifest, r"manifest cannot be read"),
+        (truncate_vectors, r"is damaged"),
+        (delete_store, r"store.sqlite is missing"),
+        (drop_a_passage_row, r"manifest says \d+ passages, the files hold \d+"),
+        (point_nowhere, r"CURRENT names 'v-20990101T000000-abcdef', which is not there"),
+    ],
+)
+def test_damaged_index_says_what_and_to_rebuild(
+    fake_settings: Settings,
+    fake_embedder: HashEmbedder,
+    damage: Callable[[Path], None],
+    message: str,
+) -> None:
+    make_build(fake_settings, fake_embedder)([A, B])
+    damage(open_index(fake_settings.index_dir).path)
+    with pytest.raises(IndexCorruptError, match=message) as caught:
+        open_index(fake_settings.index_dir)
+    assert "qa index" in str(caught.value)
+    report = build(fake_settings.index_dir, [A, B], fake_settings, lambda: fake_embedder)
+    assert report.notes and "rebuilding every article" in report.notes[0]
+    assert set(open_index(fake_settings.index_dir).articles) == {"a", "b"}
+
+
+def test_crash_while_writing_leaves_the_old_index_in_use(
+    fake_settings: Settings, fake_embedder: HashEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = make_build(fake_settings, fake_embedder)
+    run([A, B])
+    old = open_index(fake_settings.index_dir)
+
+    def crash(*args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("qa.indexing.write_vectors", crash)
+    with pytest.raises(OSError, match="disk full"):
+        run([C], add=True)
+    assert list(fake_settings.index_dir.glob(".build-*")), "the half-written build stays aside"
+    again = open_index(fake_settings.index_dir)
+    assert again.path == old.path and set(again.articles) == {"a", "b"}
+    monkeypatch.undo()
+    run([C], add=True)
+    assert not list(fake_settings.index_dir.glob(".build-*"))
+    assert set(open_index(fake_settings.index_dir).articles) == {"a", "b", "c"}
+
+
+def test_killed_build_leaves_the_previous_index_usable(tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    corpus = tmp_path / "many"
+    corpus.mkdir()
+    for n in range(60):
+        (corpus / f"story-{n}.txt").write_text(
+            "\n\n".join(
+                f"Report {n} paragraph {p} says the negotiators met again on day {p}. "
+                f"The {n}th delegation arrived late because of heavy snow. "
+                "Officials declined to comment on the progress of the talks."
+                for p in range(4)
+            )
+        )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "QA_INDEX_DIR": str(index_dir)}
+    first = subprocess.run(
+        [sys.executable, "-m", "qa", "index", str(SEEDS), "--quiet"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert first.returncode == 0, first.stderr
+    before = open_index(index_dir, model=DEFAULT_MODEL)
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qa", "index", str(corpus), "--add"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    seen = ""
+    deadline = time.monotonic() + 240
+    while "Embedding" not in seen and time.monotonic() < deadline:
+        seen += process.stderr.read(1)
+    assert "Embedding" in seen, seen
+    time.sleep(1.0)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    process.stderr.close()
+
+    after = open_index(index_dir, model=DEFAULT_MODEL)
+    assert after.path == before.path
+    assert set(after.articles) == set(before.articles)
+    assert after.search(np.ones((1, after.manifest.dimension), dtype=np.float32), 3)[1][0][0] >= 0
+
+
+def test_a_second_writer_waits_then_gives_up_clearly(
+    fake_settings: Settings, fake_embedder: HashEmbedder
+) -> None:
+    fake_settings.index_dir.mkdir(parents=True)
+    with open(fake_settings.index_dir / ".lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        with pytest.raises(IndexBusyError, match="another qa process is writing"):
+            make_build(fake_settings, fake_embedder)([A])
+    make_build(fake_settings, fake_embedder)([A])
+    assert set(open_index(fake_settings.index_dir).articles) == {"a"}
+
+
+def test_seed_index_holds_every_seed_article(seed_index_dir: Path) -> None:
+    index = open_index(seed_index_dir, model=DEFAULT_MODEL)
+    assert set(index.articles) == {a.id for a in load([SEEDS]).articles}
+    assert all(index.passages_of(a) for a in index.articles)
