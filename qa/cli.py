@@ -173,7 +173,7 @@ def render(result: Result) -> str:
         )
     blocks = []
     for n, answer in enumerate(result.answers, start=1):
-        blocks.append(f"{n}. “{answer.quote}”\n   — {_source_line(answer.source.to_dict())}")
+        blocks.append(f"{n}. {answer.quote}\n   — {_source_line(answer.source.to_dict())}")
     return "\n\n".join(blocks)
 
 

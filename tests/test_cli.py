@@ -126,7 +126,7 @@ def test_ask_text_prints_quote_then_source(
     )
     assert code == 0
     quote_line, source_line = out.strip().splitlines()
-    assert quote_line.startswith("1. “") and "1 p.m. Ukraine time" in quote_line
+    assert quote_line.startswith("1. The talks began just after 1 p.m. Ukraine time")
     assert source_line.strip() == "— Russia And Ukraine Begin Negotiations, HuffPost, 2022-02-28"
 
 

@@ -7,13 +7,17 @@ below the folder that was loaded, so re-loading a changed file replaces its arti
 
 from __future__ import annotations
 
+import codecs
+import hashlib
 import json
+import os
 import re
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.corpus.clean import clean, is_prose, words
+from qa.corpus.clean import clean, is_prose, review, words
 from qa.corpus.meta import (
     MANIFEST_NAME,
     Meta,
@@ -36,6 +40,7 @@ KINDS = {
 }
 SUPPORTED = ", ".join(sorted(KINDS))
 _HEADLINE_MAX_WORDS = 25
+_PATH_ID_MAX = 200  # what check_id allows
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +77,22 @@ def load(paths: Sequence[Path | str]) -> Loaded:
 
 
 def path_id(path: Path, root: Path) -> str:
-    """An id from the file's place below the loaded folder: 'world/talks.txt' -> 'world-talks'."""
+    """An id from the file's place below the loaded folder: 'world/talks.txt' -> 'world-talks'.
+
+    Accents are dropped ('café' -> 'cafe'). When letters are lost on the way ('Київ.txt'),
+    nothing is left, or the name is too long, a short hash of the relative path is added,
+    so different files still get different ids and the same file always the same one.
+    """
     relative = path.relative_to(root).with_suffix("")
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", "-".join(relative.parts)).strip("-.")
-    return slug or "article"
+    name = unicodedata.normalize("NFC", "-".join(relative.parts))
+    folded = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", folded).lstrip("-._").rstrip("-.")
+    lost = any(c.isalnum() and not c.isascii() for c in folded)
+    if slug and not lost and len(slug) <= _PATH_ID_MAX:
+        return slug
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    head = slug[: _PATH_ID_MAX - len(digest) - 1].rstrip("-.")
+    return f"{head}-{digest}" if head else digest
 
 
 class _Loader:
@@ -83,6 +100,7 @@ class _Loader:
         self.articles: dict[str, Article] = {}
         self.problems: list[Problem] = []
         self._manifests: dict[Path, dict[str, Meta]] = {}
+        self._read: set[Path] = set()  # a file named twice, or inside a named folder too
 
     def load_folder(self, folder: Path) -> None:
         for path in sorted(folder.rglob("*")):
@@ -97,6 +115,9 @@ class _Loader:
                 kind_name = path.suffix or "(none)"
                 self._skip(f"{path}: unsupported file type {kind_name!r}; qa reads {SUPPORTED}")
             return
+        if path.resolve() in self._read:
+            return
+        self._read.add(path.resolve())
         try:
             if kind == "jsonl":
                 for item in _jsonl(path):
@@ -104,7 +125,7 @@ class _Loader:
                 return
             meta = self._manifest_meta(path).over(Meta(id=path_id(path, root)))
             raw = path.read_bytes()
-            if not raw.strip():
+            if _blank(raw):
                 raise CorpusError(f"{path}: the file is empty")
             article = (
                 _html(raw, meta, path) if kind == "html" else _text_file(raw, meta, path, kind)
@@ -140,18 +161,25 @@ class _Loader:
                     )
                 except CorpusError as exc:
                     self._skip(f"{exc}; its metadata was not used")
+                except OSError as exc:
+                    self._skip(
+                        f"{manifest}: cannot be read ({exc.strerror or exc}); "
+                        "its metadata was not used"
+                    )
         return self._manifests[folder].get(path.name, Meta())
 
 
 def _text_file(raw: bytes, meta: Meta, path: Path, kind: str) -> Article:
     text = _decode(raw, path)
     front, body = split_front_matter(text, where=str(path))
+    if not body.strip():
+        raise CorpusError(f"{path}: there is no text after the front matter")
     meta = front.over(meta)
     if meta.title is None:
-        meta = Meta(title=_headline(body)).over(meta)
+        meta = Meta(title=_headline(body, markdown=kind == "markdown")).over(meta)
     if meta.url is None:
         meta = Meta(url=url_in_text(body)).over(meta)
-    return make_article(body, meta, origin=str(path), markdown=kind == "markdown")
+    return make_article(body, meta, origin=_display(path), markdown=kind == "markdown")
 
 
 def _html(raw: bytes, meta: Meta, path: Path) -> Article:
@@ -172,12 +200,15 @@ def _html(raw: bytes, meta: Meta, path: Path) -> Article:
         },
         where=str(path),
     )
-    return make_article(text, meta.over(page), origin=str(path), markdown=False)
+    return make_article(text, meta.over(page), origin=_display(path), markdown=False)
 
 
 def _jsonl(path: Path) -> Iterator[Article | Problem]:
-    for number, line in enumerate(path.read_bytes().split(b"\n"), start=1):
-        where = f"{path}:{number}"
+    raw = path.read_bytes()
+    if _blank(raw):
+        raise CorpusError(f"{path}: the file is empty")
+    for number, line in enumerate(raw.split(b"\n"), start=1):
+        where = f"{_display(path)}:{number}"
         if not line.strip():
             continue
         try:
@@ -225,10 +256,21 @@ def _decode(raw: bytes, path: Path) -> str:
         ) from exc
 
 
-def _headline(body: str) -> str | None:
+def _display(path: Path) -> str:
+    """The path as text that can be stored and printed, even if its name is not UTF-8."""
+    return os.fsencode(path).decode("utf-8", "replace")
+
+
+def _blank(raw: bytes) -> bool:
+    return not raw.removeprefix(codecs.BOM_UTF8).strip()
+
+
+def _headline(body: str, *, markdown: bool) -> str | None:
     """The first line, when it reads as a headline rather than a sentence."""
     for line in body.splitlines():
         line = line.strip().lstrip("#").strip()
+        if markdown and line:  # '# **Talks** in [Minsk](...)' -> 'Talks in Minsk'
+            line = " ".join(part.text for part in review(line, markdown=True))
         if line:
             short = words(line) <= _HEADLINE_MAX_WORDS
             return line if short and not is_prose(line) else None

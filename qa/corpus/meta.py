@@ -15,8 +15,16 @@ from qa.errors import CorpusError
 FIELDS = ("title", "outlet", "author", "published", "url")
 MANIFEST_NAME = "metadata.yaml"
 
-_FRONT_MATTER = re.compile(r"\A(?:\ufeff)?---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
-_PUBLISHED = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?(?:[T ][\d:.+\-Z ]*)?$")
+_FRONT_MATTER = re.compile(
+    r"\A(?:\ufeff)?---[ \t]*\r?\n(.*?\r?\n)?(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S
+)
+# YYYY, YYYY-MM or YYYY-MM-DD; a full date may go on with a time of day and a UTC offset.
+_PUBLISHED = re.compile(
+    r"^(\d{4})(?:-(\d{2})(?:-(\d{2})"
+    r"(?:[Tt ]\d{2}(?::\d{2}(?::\d{2}(?:[.,]\d+)?)?)?"
+    r"\s*(?:[Zz]|[+-]\d{1,2}(?::?\d{2}(?::?\d{2}(?:\.\d+)?)?)?)?)?"
+    r")?)?$"
+)
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")
 _URL_IN_TEXT = re.compile(
     r"^(?:original|source|canonical) url\s*:\s*<?(https?://[^\s>]+)>?\s*$", re.I | re.M
@@ -91,6 +99,28 @@ def check_id(article_id: str, *, where: str) -> None:
         )
 
 
+class _YamlLoader(yaml.SafeLoader):
+    """SafeLoader that leaves an impossible date (2022-02-30) as text.
+
+    PyYAML raises a bare ValueError for those; as text, the field check reports the file
+    and the field instead.
+    """
+
+
+def _timestamp(loader: _YamlLoader, node: yaml.ScalarNode) -> object:
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_YamlLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+
+
+def _load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_YamlLoader)  # a SafeLoader: builds no objects
+
+
 def split_front_matter(text: str, *, where: str) -> tuple[Meta, str]:
     """Metadata from a leading ``---`` YAML block, and the text after it."""
     match = _FRONT_MATTER.match(text)
@@ -98,7 +128,7 @@ def split_front_matter(text: str, *, where: str) -> tuple[Meta, str]:
         return Meta(), text
     body = text[match.end() :]
     try:
-        data = yaml.safe_load(match.group(1) or "") or {}
+        data = _load_yaml(match.group(1) or "") or {}
     except yaml.YAMLError as exc:
         raise CorpusError(
             f"{where}: front matter is not valid YAML ({_yaml_problem(exc)})"
@@ -111,7 +141,7 @@ def split_front_matter(text: str, *, where: str) -> tuple[Meta, str]:
 def read_manifest(text: str, *, where: str) -> dict[str, Meta]:
     """A folder's metadata.yaml: file name -> fields."""
     try:
-        data = yaml.safe_load(text) or {}
+        data = _load_yaml(text) or {}
     except yaml.YAMLError as exc:
         raise CorpusError(f"{where}: not valid YAML ({_yaml_problem(exc)})") from exc
     if not isinstance(data, dict):
