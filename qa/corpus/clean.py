@@ -17,6 +17,7 @@ PARAGRAPH_SEPARATOR = "\n\n"
 
 # A sentence ends in . ! ? or an ellipsis, possibly inside closing quotes or brackets.
 _TERMINAL = re.compile(r"[.!?…][\"'”’»)\]]*$")
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]]*\s")
 _WORD = re.compile(r"[^\W\d_]{1,}[\w'’.-]*")
 _MD_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _MD_LINK = re.compile(r"\[([^\]]+)\]\((?:[^()\s]|\([^)]*\))*\)")
@@ -25,24 +26,35 @@ _MD_HEADING = re.compile(r"^#{1,6}\s+")
 _BULLET = re.compile(r"^(?:[-–—•*·▪►]|\d{1,2}[.)])\s+")
 _BARE_URL = re.compile(r"^<?(?:https?://|www\.)\S+>?$")
 
-# Prose that is still chrome: prompts to subscribe, comment, share or follow.
+# Prose that is still chrome: prompts to subscribe, comment, share or follow. A prompt
+# speaks to the reader ("you", "our newsletter") or is an imperative; news about
+# subscribers ("Netflix now has 230 million subscribers") or about signing up for
+# something else ("sign up for the army") is not one.
 _PROMPT = re.compile(
-    r"\bsubscri(?:be|ber|bers|ption)\b.*\b(?:you|your|now|today|already|benefit|free)\b"
-    r"|\b(?:you|your|now|already)\b.*\bsubscri(?:be|ber|ption)\b"
+    r"\bsubscri(?:be|ption)\b.*\b(?:you|your|today|benefit|free)\b"
+    r"|\b(?:you|your)\b.*\bsubscri(?:be|ber|ption)\b"
+    r"|^(?:already a subscriber|subscribe)\b|\bsubscribe (?:now|today)\b"
     r"|\bcomment(?:ing)? (?:guidelines|policy|section)\b|\bview comments\b"
     r"|\bjoin the conversation\b|\bcommenting on this\b"
-    r"|\bsign up (?:for|to) (?:our|the|my)\b|\bnewsletter\b.*\b(?:inbox|sign up|subscribe)\b"
+    r"|\bsign up (?:for|to) (?:our|my)\b|^sign up\b|\bsign up\b.*\bnewsletters?\b"
+    r"|\bnewsletters?\b.*\b(?:inbox|sign up|subscribe)\b"
     r"|\bfollow (?:us|him|her|them) on\b|\bclick here\b|\bdownload (?:our|the) app\b"
     r"|\ball rights reserved\b|^©|\bcookies?\b.*\b(?:accept|consent|policy)\b"
     r"|\btwitter: @\w+|\bsupport (?:our|independent) (?:work|journalism)\b",
     re.IGNORECASE,
 )
 # Lines that close an article: credits, disclaimers. What follows them is chrome.
+# A disclaimer speaks of the authors or of what it does not necessarily reflect.
 _SIGN_OFF = re.compile(
     r"\bcontributed (?:reporting )?to this (?:report|story|article)\b"
-    r"|^(?:additional )?reporting by\b|^(?:editing|edited|written) by\b"
-    r"|\bviews expressed (?:in|here|by)\b.*\b(?:solely|do not|those of)\b",
+    r"|\bviews expressed (?:in|here|by)\b.*"
+    r"\b(?:those of the (?:authors?|writers?|contributors?)|do(?:es)? not necessarily)\b",
     re.IGNORECASE,
+)
+# A credit line names people, "(Reporting by Jane Doe; Editing by ...)": a capital
+# follows "by", which "Reporting by the state broadcaster was censored" does not have.
+_CREDIT_LINE = re.compile(
+    r"^\(?(?:additional )?(?:reporting|editing|edited|written) by (\w)", re.IGNORECASE
 )
 # An author bio: "Jane Doe is a reporter at ...", a name opening a short paragraph.
 _BIO = re.compile(
@@ -61,14 +73,23 @@ _FOOTER_HEADING = re.compile(
     r"|editor'?s picks|in case you missed|don'?t miss|sign up\b|newsletter\b)",
     re.IGNORECASE,
 )
-# A photo credit or caption marker: agency slugs, "Photo:", "via Getty".
-_CREDIT = re.compile(
-    r"\bgetty images\b|\bvia getty\b|\b(?:afp|reuters|ap|epa|sipa)\s*/|/\s*(?:afp|reuters|ap)\b"
-    r"|\bafp via\b|\bap photo\b|\bshutterstock\b|\bhandout\s*/|/\s*handout\b"
-    r"|(?:^|\.\s)(?:photo|photograph|image|picture|illustration|credit|caption)s?(?: by)?:"
-    r"|^(?:photo|image|illustration) (?:by|courtesy)\b",
+# A photo credit or caption marker. A label ("Photo:", "via Getty") always is one; an
+# agency slug ("REUTERS/Stringer", "AP Photo") only when the paragraph does not end
+# like a sentence, since prose names agencies too ("A Reuters/Ipsos poll found ...").
+_CREDIT_LABEL = re.compile(
+    r"(?:^|(?<=\.\s))(?:photo|photograph|image|picture|illustration|credit|caption)s?(?: by)?:"
+    r"|^(?:photo|image|illustration) (?:by|courtesy)\b|\bvia getty\b",
     re.IGNORECASE,
 )
+_CREDIT_AGENCY = re.compile(
+    r"\bgetty images\b|\b(?:afp|reuters|ap|epa|sipa)\s*/|/\s*(?:afp|reuters|ap)\b"
+    r"|\bafp via\b|\bap photo\b|\bshutterstock\b|\bhandout\s*/|/\s*handout\b",
+    re.IGNORECASE,
+)
+_CREDIT_MAX_WORDS = 60
+# A footer heading followed by a headline after a colon is an inline link, not a footer:
+# "Related: Russia-Ukraine war: what we know on day 15". The article goes on after it.
+_INLINE_LINK = re.compile(r":\s*\S")
 _FOOTER_MIN_POSITION = 0.5  # footers only count in the back half of a page
 _CAPTION_MAX_WORDS = 40
 _PROSE_MIN_WORDS = 4
@@ -168,19 +189,24 @@ def _continues(previous: str, line: str) -> bool:
 def _line_reason(text: str, title: str | None, author: str | None) -> str | None:
     if title and fold(text) == fold(title):
         return "title"
-    if _is_bio(text, author) or (_SIGN_OFF.search(text) and words(text) <= 60):
+    if _is_bio(text, author) or (_is_sign_off(text) and words(text) <= 60):
         return "sign-off"
     if _BARE_URL.match(text):
         return "url"
-    if _CREDIT.search(text) and words(text) <= 60:
+    if _credit(text) is not None:
         return "photo credit"
     if _FOOTER_HEADING.match(text) and not is_prose(text):
-        return "footer heading"
+        return "link" if _INLINE_LINK.search(text) else "footer heading"
     if _PROMPT.search(text):
         return "prompt"
     if not is_prose(text):
         return "not prose"
     return None
+
+
+def _is_sign_off(text: str) -> bool:
+    credit = _CREDIT_LINE.match(text)
+    return bool(_SIGN_OFF.search(text) or (credit and credit.group(1).isupper()))
 
 
 def _is_bio(text: str, author: str | None) -> bool:
@@ -191,10 +217,28 @@ def _is_bio(text: str, author: str | None) -> bool:
     return bool(_BIO.match(text))
 
 
+def _credit(text: str) -> re.Match[str] | None:
+    """Where the photo credit in ``text`` starts, if the paragraph is one."""
+    if words(text) > _CREDIT_MAX_WORDS:
+        return None
+    label = _CREDIT_LABEL.search(text)
+    if label is not None or _TERMINAL.search(text):
+        return label
+    return _CREDIT_AGENCY.search(text)
+
+
 def _drop_captions(lines: list[Line], verdicts: list[str | None]) -> None:
-    """A caption stands right above its photo credit, sometimes printed twice."""
+    """A caption stands right above its photo credit, sometimes printed twice.
+
+    Only the line right above the credit (and copies of it right above that) is the
+    caption; the paragraphs before it are the article's. A credit that follows its
+    caption on the same line ("Delegates meet. Photo: ...") has none above it.
+    """
     for i, reason in enumerate(verdicts):
         if reason != "photo credit":
+            continue
+        credit = _credit(lines[i].text)
+        if credit is not None and _SENTENCE_END.search(lines[i].text, 0, credit.start()):
             continue
         j = i - 1
         while (
@@ -202,6 +246,7 @@ def _drop_captions(lines: list[Line], verdicts: list[str | None]) -> None:
             and lines[j].block == lines[i].block
             and words(lines[j].text) <= _CAPTION_MAX_WORDS
             and (verdicts[j] is None or verdicts[j] == "not prose")
+            and (j == i - 1 or fold(lines[j].text) == fold(lines[i - 1].text))
         ):
             verdicts[j] = "caption"
             j -= 1

@@ -40,17 +40,20 @@ def sentences(text: str, within: Span | None = None) -> list[Span]:
     piece = text[span.start : span.end]
     found: list[Span] = []
     for paragraph in segmenter.analyze(piece):
+        mendable = False  # a title joins the name after it, never across paragraphs
         for sentence in paragraph:
-            tokens = list(sentence)
+            # syntok may close a sentence with an empty token after trailing space.
+            tokens = [token for token in sentence if token.value]
             if not tokens:
                 continue
             start = span.start + tokens[0].offset
             end = span.start + tokens[-1].offset + len(tokens[-1].value)
-            previous = text[found[-1].start : found[-1].end] if found else ""
+            previous = text[found[-1].start : found[-1].end] if mendable else ""
             if _TITLE_BEFORE_NAME.search(previous) and text[start : start + 1].isupper():
                 found[-1] = Span(found[-1].start, end)
                 continue
             found.append(Span(start, end))
+            mendable = True
     return found
 
 
@@ -60,7 +63,8 @@ def passages(
     """Windows of up to ``max_sentences`` sentences that overlap by one sentence.
 
     ``sents`` are the sentences of one paragraph; ``first_index`` is the position of
-    the first of them in the article's sentence list.
+    the first of them in the article's sentence list. A window only starts on the last
+    sentence of the one before when it can go beyond it; else it would repeat it.
     """
     out: list[Passage] = []
     i = 0
@@ -73,7 +77,9 @@ def passages(
         out.append(Passage(sents[i].start, sents[j - 1].end, first_index + i, first_index + j - 1))
         if j >= len(sents):
             break
-        i = j - 1 if j - 1 > i else j
+        last = j - 1  # start the next window on it if that window can reach past it
+        can_reach = max_sentences > 1 and sents[j].end - sents[last].start <= max_chars
+        i = last if last > i and can_reach else j
     return out
 
 
