@@ -110,11 +110,13 @@ def ask_command(question: str, k: int | None, as_json: bool, index_dir: Path | N
 
 
 @cli.command("chat")
-@click.option("--k", "k", type=int, default=3, show_default=True, help="Answers per question.")
+@click.option("--k", "k", type=int, default=None, help="Answers per question (default 5).")
 @_index_dir_option
-def chat_command(k: int, index_dir: Path | None) -> None:
-    """Ask questions one after another; an empty line or Ctrl-D ends."""
-    retriever = _retriever(_settings(index_dir))
+def chat_command(k: int | None, index_dir: Path | None) -> None:
+    """Ask questions one after another; Ctrl-D or 'quit' ends."""
+    settings = _settings(index_dir)
+    k = settings.k if k is None else k
+    retriever = _retriever(settings)
     retriever.check_k(k)
     articles = len(retriever.index.articles)
     outlets = sorted(
