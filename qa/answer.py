@@ -28,12 +28,12 @@ def make_result(
     k: int,
     policy: QuotePolicy,
 ) -> Result:
-    """The top ``k`` answers scoring at least ``policy.min_score``; none means abstain."""
+    """The top ``k`` answers that match at least ``policy.min_score``; none means abstain."""
     ranked = sorted(merge_overlapping(hits), key=lambda h: h.score, reverse=True)
     answers = [
         to_answer(hit, articles[hit.article_id], policy)
         for hit in ranked
-        if hit.score >= policy.min_score
+        if hit.similarity >= policy.min_score
     ]
     return Result(question, tuple(answers[:k]))
 
@@ -100,4 +100,5 @@ def _union(a: Hit, b: Hit) -> Hit:
         score=best.score,
         sentences=tuple(spans),
         sentence_scores=tuple(scores[s] for s in spans),
+        similarity=max(a.similarity, b.similarity),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +28,9 @@ class Settings(BaseSettings):
     device: str = Field("cpu", description="Torch device for the model.")
     batch_size: int = Field(32, ge=1, le=1024, description="Texts per model call when indexing.")
 
+    retriever: Literal["dense", "bm25", "hybrid"] = Field(
+        "dense", description="How passages are found: by meaning, by words, or both."
+    )
     k: int = Field(5, ge=1, le=50, description="Answers returned by default.")
     max_k: int = Field(50, ge=1, description="The most answers one question may ask for.")
     max_question_chars: int = Field(2000, ge=1)

@@ -8,6 +8,7 @@ Layout of an index folder::
         store.sqlite         articles (cleaned text + metadata), passages, sentences
         passages.faiss       passage vectors, FAISS ids = passage ids
         sentences.faiss      sentence vectors, FAISS ids = sentence ids
+        bm25/                BM25 over the passages (bm25s), with their ids
     .build-<rand>/           a version being written; renamed into place when whole
 
 A version is never changed once written. A build writes a new one aside and then
@@ -30,14 +31,16 @@ import numpy as np
 
 from qa.embed import Vectors
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from qa.lexical import Lexical
 from qa.types import Article, Source, Span
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 STORE = "store.sqlite"
 PASSAGE_VECTORS = "passages.faiss"
 SENTENCE_VECTORS = "sentences.faiss"
+LEXICAL = "bm25"
 VERSION_NAME = re.compile(r"^v-\d{8}T\d{6}-[0-9a-f]{6}$")
 REBUILD_HINT = "Run `qa index` to rebuild it"
 
@@ -115,6 +118,7 @@ class Index:
         sentences: dict[int, Span],
         passage_vectors: Any,
         sentence_vectors: Any,
+        lexical: Lexical,
     ) -> None:
         self.path = path
         self.manifest = manifest
@@ -123,6 +127,7 @@ class Index:
         self.sentences = sentences
         self._passage_vectors = passage_vectors
         self._sentence_vectors = sentence_vectors
+        self.lexical = lexical
         self._by_article: dict[str, list[StoredPassage]] = {a: [] for a in articles}
         for passage in sorted(passages.values(), key=lambda p: (p.article_id, p.start)):
             self._by_article.setdefault(passage.article_id, []).append(passage)
@@ -204,7 +209,8 @@ def open_index(index_dir: Path, *, model: str | None = None) -> Index:
         articles, passages, sentences = _read_store(version / STORE)
         passage_vectors = faiss.read_index(str(version / PASSAGE_VECTORS))
         sentence_vectors = faiss.read_index(str(version / SENTENCE_VECTORS))
-    except (OSError, RuntimeError, sqlite3.Error, ValueError) as exc:
+        lexical = Lexical.load(version / LEXICAL)
+    except (OSError, RuntimeError, sqlite3.Error, ValueError, KeyError) as exc:
         raise IndexCorruptError(
             f"the index in {index_dir} is damaged ({_short(exc)}). {REBUILD_HINT}."
         ) from exc
@@ -215,6 +221,7 @@ def open_index(index_dir: Path, *, model: str | None = None) -> Index:
         "sentences": (len(sentences), manifest.sentences),
         "sentence vectors": (sentence_vectors.ntotal, manifest.sentences),
         "dimension": (passage_vectors.d, manifest.dimension),
+        "BM25 passages": (len(lexical.ids), manifest.passages),
     }
     for what, (found, expected) in counts.items():
         if found != expected:
@@ -223,7 +230,7 @@ def open_index(index_dir: Path, *, model: str | None = None) -> Index:
                 f"the files hold {found}. {REBUILD_HINT}."
             )
     return Index(
-        version, manifest, articles, passages, sentences, passage_vectors, sentence_vectors
+        version, manifest, articles, passages, sentences, passage_vectors, sentence_vectors, lexical
     )
 
 

@@ -34,6 +34,7 @@ from qa.errors import (
 from qa.index import (
     CURRENT,
     FORMAT_VERSION,
+    LEXICAL,
     MANIFEST,
     PASSAGE_VECTORS,
     SENTENCE_VECTORS,
@@ -46,6 +47,7 @@ from qa.index import (
     write_store,
     write_vectors,
 )
+from qa.lexical import Lexical
 from qa.types import Article, Span
 
 LOCK = ".lock"
@@ -270,8 +272,10 @@ def _publish(
     write_store(build / STORE, articles, plan.passages, plan.sentences)
     for name, (ids, matrix) in vectors.items():
         write_vectors(build / name, ids, matrix, manifest.dimension)
+    texts = [articles[p.article_id].text[p.start : p.end] for p in plan.passages]
+    Lexical.build(texts, [p.id for p in plan.passages]).save(build / LEXICAL)
     (build / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
-    for path in build.iterdir():
+    for path in build.rglob("*"):
         _fsync(path)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     final = index_dir / f"v-{stamp}-{secrets.token_hex(3)}"

@@ -79,9 +79,10 @@ class Hit:
 
     passage_id: int
     article_id: str
-    score: float
+    score: float  # what the retriever ranked by
     sentences: tuple[Span, ...]
     sentence_scores: tuple[float, ...]
+    similarity: float  # cosine of question and passage: how well it matches, for abstaining
 
     @property
     def start(self) -> int:

@@ -19,7 +19,7 @@ POLICY = QuotePolicy(min_score=0.3, max_sentences=3, margin=0.08)
 
 
 def hit(pid: int, first: int, last: int, score: float, scores: list[float], aid: str = "a1") -> Hit:
-    return Hit(pid, aid, score, SENTENCES[first : last + 1], tuple(scores))
+    return Hit(pid, aid, score, SENTENCES[first : last + 1], tuple(scores), similarity=score)
 
 
 def test_sentences_fixture_slices_cleanly() -> None:

@@ -26,7 +26,7 @@ from qa.errors import (
     IndexMismatchError,
     IndexMissingError,
 )
-from qa.index import CURRENT, MANIFEST, PASSAGE_VECTORS, STORE, open_index, versions
+from qa.index import CURRENT, FORMAT_VERSION, MANIFEST, PASSAGE_VECTORS, STORE, open_index, versions
 from qa.indexing import BuildReport, build
 from qa.retrieve import Retriever
 from qa.types import Article
@@ -75,7 +75,7 @@ def test_build_writes_a_self_describing_index(
     manifest = json.loads((index.path / MANIFEST).read_text())
     assert manifest["model"] == FAKE_MODEL
     assert manifest["dimension"] == 64
-    assert manifest["format"] == 1
+    assert manifest["format"] == FORMAT_VERSION
     assert manifest["articles"] == 2 == len(index.articles)
     assert manifest["passages"] == len(index.passages) == report.passages > 2
     assert manifest["sentences"] == len(index.sentences) == 8
