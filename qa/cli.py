@@ -166,6 +166,63 @@ def articles_command(as_json: bool, index_dir: Path | None) -> None:
         click.echo(f"{row['article_id']}  {_source_line(row)}  [{row['passages']} passages]")
 
 
+@cli.command("eval")
+@click.argument("testset", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--k", "k", type=int, default=10, show_default=True, help="Answers judged per question."
+)
+@click.option("--retriever", default=None, help="dense, bm25 or hybrid (default: $QA_RETRIEVER).")
+@click.option("--compare", default=None, help="Several retrievers, comma-separated, in one table.")
+@click.option("--split", default="test", show_default=True, help="Which qrels of a BEIR folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write Markdown.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@_index_dir_option
+def eval_command(
+    testset: Path | None,
+    k: int,
+    retriever: str | None,
+    compare: str | None,
+    split: str,
+    as_json: bool,
+    report: Path | None,
+    quiet: bool,
+    index_dir: Path | None,
+) -> None:
+    """Measure retrieval on TESTSET (default: seeds/questions.jsonl).
+
+    TESTSET is qa's JSONL test set, a BEIR folder (corpus.jsonl, queries.jsonl,
+    qrels/test.tsv) or a SQuAD JSON file; for the last two a cached index of their
+    corpus is built first.
+    """
+    from qa.embed import get_embedder
+    from qa.evaluation import default_testset, evaluate, read
+    from qa.evaluation.report import as_json as to_json
+    from qa.evaluation.report import markdown, text
+
+    settings = _settings(index_dir)
+    if retriever and compare:
+        raise click.UsageError("give --retriever or --compare, not both")
+    names = (
+        [n.strip() for n in compare.split(",") if n.strip()]
+        if compare
+        else [retriever or settings.retriever]
+    )
+    evalset = read(testset or default_testset(settings), split=split)
+    result = evaluate(
+        evalset,
+        settings,
+        lambda: get_embedder(settings.model, settings.device),
+        retrievers=names,
+        k=k,
+        progress=not quiet,
+    )
+    if report is not None:
+        report.write_text(markdown(result), encoding="utf-8")
+        click.echo(f"Report written to {report}", err=True)
+    click.echo(json.dumps(to_json(result), indent=2) if as_json else text(result))
+
+
 def render(result: Result) -> str:
     """Readable answers: each quote, then "— Title, Outlet, date, url"."""
     if result.abstained:

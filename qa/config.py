@@ -21,6 +21,7 @@ class Settings(BaseSettings):
 
     index_dir: Path = Field(Path("index"), description="Where the index is stored.")
     seeds_dir: Path = Field(Path("seeds"), description="What `qa index` reads by default.")
+    cache_dir: Path = Field(Path(".cache"), description="Indexes `qa eval` builds of benchmarks.")
     model: str = Field(
         DEFAULT_MODEL,
         description="A sentence-transformers model name or path; the default is bundled.",
@@ -34,7 +35,7 @@ class Settings(BaseSettings):
     k: int = Field(5, ge=1, le=50, description="Answers returned by default.")
     max_k: int = Field(50, ge=1, description="The most answers one question may ask for.")
     max_question_chars: int = Field(2000, ge=1)
-    # Chosen on the seeds (tests/data/dev_questions.jsonl and 20 more off-topic questions):
+    # Chosen on the seeds (seeds/questions.jsonl and 20 more off-topic questions):
     # answerable questions score 0.51 and up, off-topic ones ("What is the capital of
     # Australia?") 0.27 at most; 0.35 sits in that gap.
     min_score: float = Field(0.35, ge=-1.0, le=1.0, description="Below this, qa abstains.")

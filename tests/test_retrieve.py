@@ -9,9 +9,9 @@ import pytest
 
 from qa.errors import InputError
 from qa.retrieve import Retriever
-from tests.conftest import DATA
+from tests.conftest import SEEDS
 
-QUESTIONS = [json.loads(line) for line in (DATA / "dev_questions.jsonl").read_text().splitlines()]
+QUESTIONS = [json.loads(line) for line in (SEEDS / "questions.jsonl").read_text().splitlines()]
 ANSWERABLE = [q for q in QUESTIONS if q["answers"]]
 OFF_TOPIC = [q for q in QUESTIONS if not q["answers"]]
 CHROME = [

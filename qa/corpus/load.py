@@ -120,6 +120,8 @@ class _Loader:
         self._read.add(path.resolve())
         try:
             if kind == "jsonl":
+                if _is_test_set(path):
+                    return  # `qa eval` questions beside the articles, not articles
                 for item in _jsonl(path):
                     self._add(item) if isinstance(item, Article) else self.problems.append(item)
                 return
@@ -254,6 +256,19 @@ def _decode(raw: bytes, path: Path) -> str:
             f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
             "convert it, for example with `iconv -f WINDOWS-1252 -t UTF-8`"
         ) from exc
+
+
+def _is_test_set(path: Path) -> bool:
+    """A JSONL file of questions (qa's test-set format) rather than of articles."""
+    with path.open("rb") as handle:
+        for line in handle:
+            if line.strip():
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    return False
+                return isinstance(record, dict) and "question" in record and "text" not in record
+    return False
 
 
 def _display(path: Path) -> str:

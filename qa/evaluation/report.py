@@ -1,0 +1,195 @@
+"""Figures out: a table a person can read, Markdown for a report, JSON for programs."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from qa.evaluation.metrics import RANKING, Scores
+from qa.evaluation.run import Outcome, RunResult
+from qa.evaluation.sets import EvalSet
+
+LABELS = {
+    "recall@1": "R@1",
+    "recall@3": "R@3",
+    "recall@5": "R@5",
+    "recall@10": "R@10",
+    "mrr@10": "MRR@10",
+    "ndcg@10": "nDCG@10",
+}
+TEXT_FAILURES = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """Everything one `qa eval` measured."""
+
+    evalset: EvalSet
+    k: int
+    results: tuple[RunResult, ...]
+    scores: tuple[Scores, ...]
+    better_than: dict[str, dict[str, list[str]]]
+
+
+def header(ev: Evaluation) -> str:
+    s = ev.scores[0]
+    return (
+        f"{ev.evalset.name}: {s.answerable + s.off_topic} questions "
+        f"({s.answerable} answerable, {s.off_topic} that should abstain), k={ev.k}"
+    )
+
+
+def table_rows(ev: Evaluation) -> tuple[list[str], list[list[str]]]:
+    columns = ["retriever", *(LABELS[m] for m in RANKING), "quote hit", "abstains off-topic",
+               "abstains answerable", "p50 ms", "p95 ms"]  # fmt: skip
+    rows = []
+    for s in ev.scores:
+        wins = ev.better_than.get(s.retriever, {})
+        rows.append(
+            [
+                s.retriever,
+                *(_number(s.ranking[m]) + ("*" if wins.get(m) else "") for m in RANKING),
+                _number(s.quote_hit_rate),
+                _number(s.off_topic_abstained),
+                _number(s.answerable_abstained),
+                f"{s.latency_p50_ms:.1f}",
+                f"{s.latency_p95_ms:.1f}",
+            ]
+        )
+    return columns, rows
+
+
+def text(ev: Evaluation, *, failures: int = TEXT_FAILURES) -> str:
+    columns, rows = table_rows(ev)
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
+    lines = [header(ev), ""]
+    lines.append("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
+    lines += _legend(ev)
+    for result in ev.results:
+        failed = _failures(result)
+        if not failed:
+            continue
+        lines += ["", f"Failures of {result.retriever} ({len(failed)}):"]
+        lines += [_failure_text(o) for o in failed[:failures]]
+        if len(failed) > failures:
+            lines.append(f"... and {len(failed) - failures} more (--report FILE lists them all)")
+    return "\n".join(lines)
+
+
+def markdown(ev: Evaluation) -> str:
+    columns, rows = table_rows(ev)
+    lines = [f"# qa eval: {ev.evalset.name}", "", header(ev), ""]
+    lines.append("| " + " | ".join(columns) + " |")
+    lines.append("|" + "---|" * len(columns))
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    lines += _legend(ev)
+    for result in ev.results:
+        failed = _failures(result)
+        lines += ["", f"## Failures of {result.retriever} ({len(failed)})", ""]
+        lines += [_failure_text(o, markdown=True) for o in failed] or ["None."]
+    return "\n".join(lines) + "\n"
+
+
+def as_json(ev: Evaluation) -> dict[str, Any]:
+    return {
+        "testset": ev.evalset.name,
+        "k": ev.k,
+        "results": [
+            {
+                "retriever": s.retriever,
+                "questions": {"answerable": s.answerable, "off_topic": s.off_topic},
+                "metrics": {m: _finite(s.ranking[m]) for m in RANKING},
+                "quote_hit_rate": s.quote_hit_rate,
+                "abstention": {
+                    "off_topic_abstained": s.off_topic_abstained,
+                    "answerable_abstained": s.answerable_abstained,
+                },
+                "latency_ms": {"p50": s.latency_p50_ms, "p95": s.latency_p95_ms},
+                "better_than": ev.better_than.get(s.retriever, {}),
+                "failures": [_failure_json(o) for o in _failures(r)],
+            }
+            for s, r in zip(ev.scores, ev.results, strict=True)
+        ],
+    }
+
+
+def _legend(ev: Evaluation) -> list[str]:
+    lines = [
+        "",
+        "R@k: the answer is in the top k; MRR@10 and nDCG@10 reward finding it early; quote hit: "
+        "the top quote holds a gold string; abstains: the share of questions with no answer given.",
+    ]
+    for name, wins in ev.better_than.items():
+        beaten = {other for others in wins.values() for other in others}
+        for other in sorted(beaten):
+            metrics = [LABELS[m] for m, others in wins.items() if other in others]
+            lines.append(
+                f"* {name} beats {other} on {', '.join(metrics)} (paired t-test, p < 0.05)"
+            )
+    return lines
+
+
+def _failures(result: RunResult) -> list[Outcome]:
+    """Answerable questions whose first answer misses, and wrong abstentions."""
+    return [
+        o
+        for o in result.outcomes
+        if (o.question.answerable and (not o.top_relevant or o.abstained))
+        or (not o.question.answerable and not o.abstained)
+    ]
+
+
+def _why(o: Outcome) -> str:
+    if not o.question.answerable:
+        return "should abstain, but answered"
+    if o.abstained and o.top_relevant:
+        return "abstained, although the first answer was right"
+    rank = next((i for i, u in enumerate(o.units, start=1) if u.relevant), None)
+    return (
+        f"the answer came at rank {rank}"
+        if rank
+        else f"the answer is not in the top {len(o.units) or 0}"
+    )
+
+
+def _gold(o: Outcome) -> str:
+    if o.question.answers:
+        return " | ".join(o.question.answers)
+    return ", ".join(o.question.relevant) or "(none: should abstain)"
+
+
+def _failure_text(o: Outcome, *, markdown: bool = False) -> str:
+    bullet, indent = ("- ", "  ") if markdown else ("✗ ", "    ")
+    lines = [
+        f"{bullet}[{o.question.id}] {o.question.text} — {_why(o)}",
+        f"{indent}gold: {_gold(o)}",
+    ]
+    for n, answer in enumerate(o.quotes, start=1):
+        where = answer.source.outlet or answer.source.title or answer.source.article_id
+        quote = answer.quote if len(answer.quote) <= 160 else answer.quote[:157] + "..."
+        lines.append(f"{indent}{n}. {quote} ({where})")
+    return "\n".join(lines)
+
+
+def _failure_json(o: Outcome) -> dict[str, Any]:
+    return {
+        "id": o.question.id,
+        "question": o.question.text,
+        "why": _why(o),
+        "gold": list(o.question.answers) or sorted(o.question.relevant),
+        "top_quotes": [
+            {"quote": a.quote, "source": a.source.to_dict(), "score": round(a.score, 4)}
+            for a in o.quotes
+        ],
+    }
+
+
+def _number(value: float | None) -> str:
+    return "–" if value is None or math.isnan(value) else f"{value:.3f}"
+
+
+def _finite(value: float) -> float | None:
+    return None if math.isnan(value) else value

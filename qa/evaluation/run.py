@@ -1,0 +1,124 @@
+"""Ask every question of a test set, one at a time, and keep what came back."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from qa.answer import make_result
+from qa.config import Settings
+from qa.embed import Embedder
+from qa.evaluation.sets import EvalSet, Question, fold
+from qa.index import Index
+from qa.indexing import build
+from qa.retrieve import Retriever
+from qa.types import Answer
+
+TOP_QUOTES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One ranked thing judged for relevance: an answer (passage unit) or an article."""
+
+    id: str
+    relevant: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one retriever did with one question."""
+
+    question: Question
+    units: tuple[Unit, ...]  # best first, at most k
+    quotes: tuple[Answer, ...]  # the top answers, for listing failures
+    abstained: bool
+    quote_hit: bool | None  # top quote holds a gold string; None without gold strings
+    latency_ms: float
+
+    @property
+    def top_relevant(self) -> bool:
+        return bool(self.units) and self.units[0].relevant
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    retriever: str
+    outcomes: tuple[Outcome, ...]
+
+
+def index_for(
+    evalset: EvalSet, settings: Settings, embedder: Callable[[], Embedder], *, progress: bool
+) -> Path:
+    """The index to ask: a cached one of the set's own articles, built when needed."""
+    if evalset.articles is None:
+        return settings.index_dir
+    slug = "".join(c if c.isalnum() else "-" for c in evalset.name.lower()).strip("-")
+    folder = settings.cache_dir / "eval" / f"{slug}-{evalset.fingerprint[:12]}"
+    build(folder, evalset.articles, settings, embedder, progress=progress)
+    return folder
+
+
+def run(
+    evalset: EvalSet,
+    index: Index,
+    embedder: Embedder,
+    settings: Settings,
+    *,
+    k: int,
+    progress: bool = False,
+) -> RunResult:
+    """Every question, one at a time, so the latency is what a user waits."""
+    retriever = Retriever(index, embedder, settings)
+    search_k = min(settings.max_k, k * 2) if evalset.unit == "article" else k
+    everything = replace(retriever.policy, min_score=-math.inf)
+    questions: Iterable[Question] = evalset.questions
+    if progress:
+        from tqdm import tqdm
+
+        questions = tqdm(questions, desc=f"Asking ({settings.retriever})", unit="question")
+    outcomes = []
+    for question in questions:
+        started = time.perf_counter()
+        hits = retriever.search(question.text, search_k)
+        ranked = make_result(question.text, hits, index.articles, k=search_k, policy=everything)
+        kept = make_result(question.text, hits, index.articles, k=k, policy=retriever.policy)
+        latency = (time.perf_counter() - started) * 1000
+        answers = ranked.answers
+        outcomes.append(
+            Outcome(
+                question=question,
+                units=_units(question, answers, evalset.unit, k),
+                quotes=answers[:TOP_QUOTES],
+                abstained=kept.abstained,
+                quote_hit=_quote_hit(question, answers),
+                latency_ms=latency,
+            )
+        )
+    return RunResult(settings.retriever, tuple(outcomes))
+
+
+def _units(question: Question, answers: Sequence[Answer], unit: str, k: int) -> tuple[Unit, ...]:
+    if unit == "article":
+        ids = list(dict.fromkeys(a.source.article_id for a in answers))[:k]
+        return tuple(Unit(i, i in question.relevant) for i in ids)
+    return tuple(
+        Unit(f"{a.source.article_id}:{a.start}-{a.end}", _answers(question, a)) for a in answers[:k]
+    )
+
+
+def _answers(question: Question, answer: Answer) -> bool:
+    """The passage holds a gold string, in one of the allowed articles if any are named."""
+    if question.article_ids and answer.source.article_id not in question.article_ids:
+        return False
+    passage = fold(answer.passage)
+    return any(fold(gold) in passage for gold in question.answers)
+
+
+def _quote_hit(question: Question, answers: Sequence[Answer]) -> bool | None:
+    if not question.answers:
+        return None
+    return bool(answers) and any(fold(g) in fold(answers[0].quote) for g in question.answers)
