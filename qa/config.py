@@ -42,6 +42,9 @@ class Settings(BaseSettings):
 
     passage_sentences: int = Field(3, ge=1, le=20, description="Sentences per passage at most.")
     passage_max_chars: int = Field(1000, ge=50, description="Characters per passage, soft cap.")
+    passage_title: bool = Field(
+        False, description="Index each passage together with its article's title."
+    )
     quote_max_sentences: int = Field(3, ge=1, le=10)
     # A neighbouring sentence joins the quote when it scores within this of the best one.
     quote_margin: float = Field(0.08, ge=0.0, le=1.0)

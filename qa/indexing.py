@@ -124,10 +124,7 @@ def _write(
     progress: bool,
     notes: list[str],
 ) -> BuildReport:
-    chunking = {
-        "passage_sentences": settings.passage_sentences,
-        "passage_max_chars": settings.passage_max_chars,
-    }
+    chunking = chunking_of(settings)
     reusable = old if old is not None and old.manifest.chunking == chunking else None
     plan = _Plan(reusable.manifest.next_id if reusable else 1)
     for article in target.values():
@@ -156,7 +153,7 @@ def _write(
         next_id=plan.next_id,
         versions=_library_versions(),
     )
-    _publish(index_dir, manifest, target, plan, vectors)
+    _publish(index_dir, settings, manifest, target, plan, vectors)
     return BuildReport(
         index_dir,
         len(target),
@@ -167,6 +164,22 @@ def _write(
         embedded=len(plan.to_embed_passages),
         notes=tuple(notes),
     )
+
+
+def chunking_of(settings: Settings) -> dict[str, int]:
+    """The settings that shape passages and what is indexed of them; a change re-embeds."""
+    return {
+        "passage_sentences": settings.passage_sentences,
+        "passage_max_chars": settings.passage_max_chars,
+        "passage_title": int(settings.passage_title),
+    }
+
+
+def passage_input(article: Article, passage: StoredPassage, settings: Settings) -> str:
+    """What is embedded and BM25-indexed for a passage: its text, maybe under its title."""
+    text = article.text[passage.start : passage.end]
+    title = article.source.title
+    return f"{title}\n{text}" if settings.passage_title and title else text
 
 
 def _same(new: Mapping[str, Article], old: Mapping[str, Article]) -> bool:
@@ -218,7 +231,7 @@ class _Plan:
                 passage.end,
             )
             self.passages.append(stored)
-            self.to_embed_passages.append((stored.id, article.text[passage.start : passage.end]))
+            self.to_embed_passages.append((stored.id, passage_input(article, stored, settings)))
             self.next_id += 1
 
     def vectors(
@@ -261,6 +274,7 @@ class _Plan:
 
 def _publish(
     index_dir: Path,
+    settings: Settings,
     manifest: Manifest,
     articles: Mapping[str, Article],
     plan: _Plan,
@@ -272,7 +286,7 @@ def _publish(
     write_store(build / STORE, articles, plan.passages, plan.sentences)
     for name, (ids, matrix) in vectors.items():
         write_vectors(build / name, ids, matrix, manifest.dimension)
-    texts = [articles[p.article_id].text[p.start : p.end] for p in plan.passages]
+    texts = [passage_input(articles[p.article_id], p, settings) for p in plan.passages]
     Lexical.build(texts, [p.id for p in plan.passages]).save(build / LEXICAL)
     (build / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
     for path in build.rglob("*"):

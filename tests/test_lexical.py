@@ -99,3 +99,24 @@ def test_bm25_finds_a_word_the_model_misses(seed_retriever: Retriever) -> None:
         "Abramovich"
         in retriever.index.articles[hits[0].article_id].text[hits[0].start : hits[0].end]
     )
+
+
+def test_passages_can_be_indexed_under_their_title(
+    fake_settings: Settings, fake_embedder: HashEmbedder
+) -> None:
+    titled = article("t", "The committee met again on Tuesday.", title="Grain deal in Geneva")
+    build(fake_settings.index_dir, [titled, B], fake_settings, lambda: fake_embedder)
+    assert not open_index(fake_settings.index_dir).lexical.search(["Geneva"], 1)[1][0][0] >= 0
+    with_title = fake_settings.model_copy(update={"passage_title": True})
+    fake_embedder.embedded.clear()
+    report = build(with_title.index_dir, [titled, B], with_title, lambda: fake_embedder)
+    assert report.embedded == report.passages  # a change of what is indexed re-embeds all
+    assert "Grain deal in Geneva\nThe committee met again on Tuesday." in fake_embedder.embedded
+    index = open_index(with_title.index_dir)
+    _, ids = index.lexical.search(["Geneva"], 1)
+    assert index.passages[int(ids[0][0])].article_id == "t"
+    passage = index.passages_of("t")[0]
+    assert (
+        index.articles["t"].text[passage.start : passage.end]
+        == "The committee met again on Tuesday."
+    )

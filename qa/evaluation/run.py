@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -13,7 +15,7 @@ from qa.config import Settings
 from qa.embed import Embedder
 from qa.evaluation.sets import EvalSet, Question, fold
 from qa.index import Index
-from qa.indexing import build
+from qa.indexing import build, chunking_of
 from qa.retrieve import Retriever
 from qa.types import Answer
 
@@ -57,7 +59,11 @@ def index_for(
     if evalset.articles is None:
         return settings.index_dir
     slug = "".join(c if c.isalnum() else "-" for c in evalset.name.lower()).strip("-")
-    folder = settings.cache_dir / "eval" / f"{slug}-{evalset.fingerprint[:12]}"
+    # One cached index per corpus and per way of indexing it, so that switching the
+    # model or the passage settings back and forth does not rebuild each time.
+    key = json.dumps([evalset.fingerprint, settings.model, chunking_of(settings)])
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    folder = settings.cache_dir / "eval" / f"{slug}-{digest}"
     build(folder, evalset.articles, settings, embedder, progress=progress)
     return folder
 
