@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from qa.errors import QAError
@@ -40,7 +40,9 @@ class Settings(BaseSettings):
     # Australia?") 0.27 at most; 0.35 sits in that gap.
     min_score: float = Field(0.35, ge=-1.0, le=1.0, description="Below this, qa abstains.")
 
-    passage_sentences: int = Field(3, ge=1, le=100_000, description="Sentences per passage at most.")
+    passage_sentences: int = Field(
+        3, ge=1, le=100_000, description="Sentences per passage at most."
+    )
     passage_max_chars: int = Field(1000, ge=50, description="Characters per passage, soft cap.")
     passage_title: bool = Field(
         False, description="Index each passage together with its article's title."
@@ -48,6 +50,20 @@ class Settings(BaseSettings):
     quote_max_sentences: int = Field(3, ge=1, le=10)
     # A neighbouring sentence joins the quote when it scores within this of the best one.
     quote_margin: float = Field(0.08, ge=0.0, le=1.0)
+
+    # The HTTP API (`qa serve`).
+    host: str = Field("127.0.0.1", description="Where `qa serve` listens.")
+    port: int = Field(8000, ge=0, le=65535)
+    api_key: SecretStr | None = Field(
+        None, description="Bearer token that POST and DELETE /articles require."
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins browsers may call the API from."
+    )
+    max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1, description="Largest article upload.")
+    # Questions arriving within this window share one model call.
+    batch_window_ms: float = Field(5.0, ge=0.0, le=1000.0)
+    max_batch: int = Field(64, ge=1, le=1024, description="Questions per model call at most.")
 
     lock_timeout: float = Field(60.0, ge=0.0, description="Seconds to wait for another writer.")
     debug: bool = Field(False, description="Show tracebacks instead of one-line errors.")

@@ -15,6 +15,10 @@ class InputError(QAError):
     """A question or an option the caller gave is not usable."""
 
 
+class UnknownArticleError(InputError):
+    """No article with the id asked for."""
+
+
 class CorpusError(QAError):
     """Articles could not be found or read."""
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import closing
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -132,11 +132,26 @@ class Index:
         for passage in sorted(passages.values(), key=lambda p: (p.article_id, p.start)):
             self._by_article.setdefault(passage.article_id, []).append(passage)
 
-    def search(self, queries: Vectors, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Scores and passage ids of the ``k`` nearest passages; id -1 pads short lists."""
+    def search(
+        self, queries: Vectors, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and passage ids of the ``k`` nearest passages; id -1 pads short lists.
+
+        ``allowed``, if given, holds the only passage ids that may be returned.
+        """
         k = max(1, min(k, self._passage_vectors.ntotal))
-        scores, ids = self._passage_vectors.search(queries, k)
-        return scores, ids
+        if allowed is None:
+            return self._passage_vectors.search(queries, k)  # type: ignore[no-any-return]
+        selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+        params = faiss.SearchParameters()
+        params.sel = selector  # the selector must outlive the search: it is held here
+        return self._passage_vectors.search(queries, k, params=params)  # type: ignore[no-any-return]
+
+    def passage_ids(self, article_ids: Iterable[str]) -> np.ndarray:
+        """The ids of every passage of these articles."""
+        return np.asarray(
+            [p.id for a in article_ids for p in self._by_article.get(a, ())], dtype=np.int64
+        )
 
     def sentence_vectors(self, ids: list[int]) -> Vectors:
         return _reconstruct(self._sentence_vectors, ids)

@@ -30,6 +30,7 @@ from qa.errors import (
     IndexCorruptError,
     IndexMismatchError,
     IndexMissingError,
+    UnknownArticleError,
 )
 from qa.index import (
     CURRENT,
@@ -90,6 +91,26 @@ def build(
         target = dict(old.articles) if add and old is not None else {}
         target.update((a.id, a) for a in articles)
         return _write(index_dir, target, old, settings, embedder, progress, notes)
+
+
+def remove(
+    index_dir: Path,
+    article_ids: Sequence[str],
+    settings: Settings,
+    embedder: Callable[[], Embedder],
+) -> BuildReport:
+    """Take articles and their passages out of the index; the others are not re-embedded."""
+    with _locked(index_dir, settings.lock_timeout):
+        _remove_abandoned_builds(index_dir)
+        old = open_index(index_dir, model=settings.model)
+        unknown = [a for a in article_ids if a not in old.articles]
+        if unknown:
+            raise UnknownArticleError(
+                f"no article with the id {unknown[0]!r} in the index; "
+                "list the ids with `qa articles` (or GET /articles)"
+            )
+        target = {i: a for i, a in old.articles.items() if i not in set(article_ids)}
+        return _write(index_dir, target, old, settings, embedder, False, [])
 
 
 def _previous(index_dir: Path, settings: Settings, *, add: bool) -> tuple[Index | None, list[str]]:

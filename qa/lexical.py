@@ -58,14 +58,22 @@ class Lexical:
         model = bm25s.BM25.load(str(folder), show_progress=False)
         return cls(model, ids)
 
-    def search(self, questions: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Scores and passage ids of the ``k`` best passages; id -1 pads short lists."""
+    def search(
+        self, questions: Sequence[str], k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and passage ids of the ``k`` best passages; id -1 pads short lists.
+
+        ``allowed``, if given, holds the only passage ids that may be returned.
+        """
         scores = np.zeros((len(questions), k), dtype=np.float32)
         found = np.full((len(questions), k), -1, dtype=np.int64)
         if not len(self.ids):
             return scores, found
+        mask = None if allowed is None else np.isin(self.ids, allowed)
         for row, tokens in enumerate(_tokenize(questions, ids=False)):
             all_scores = self._model.get_scores(tokens)
+            if mask is not None:
+                all_scores = np.where(mask, all_scores, 0.0)
             top = np.argsort(-all_scores, kind="stable")[:k]
             top = top[all_scores[top] > 0]
             scores[row, : len(top)] = all_scores[top]

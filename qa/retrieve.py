@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -11,12 +12,21 @@ from qa.config import Settings
 from qa.embed import Embedder, Vectors
 from qa.errors import InputError
 from qa.index import Index, check_model
-from qa.types import Hit, Result
+from qa.types import Filters, Hit, Result
 
 # Overlapping passages merge into one answer, so fetch more than k to still have k.
 _FETCH_FACTOR = 3
 _FETCH_EXTRA = 10
 _RRF_CONSTANT = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """One question as asked: how many answers, from which articles."""
+
+    question: str
+    k: int
+    filters: Filters = field(default_factory=Filters)
 
 
 class Retriever:
@@ -33,7 +43,9 @@ class Retriever:
             margin=settings.quote_margin,
         )
 
-    def search_batch(self, questions: Sequence[str], k: int) -> list[list[Hit]]:
+    def search_batch(
+        self, questions: Sequence[str], k: int, filters: Filters | None = None
+    ) -> list[list[Hit]]:
         """Passages for each question, best first, with each sentence scored too."""
         for question in questions:
             self.check_question(question)
@@ -41,22 +53,44 @@ class Retriever:
         if not questions:
             return []
         vectors = self.embedder.encode_queries(list(questions))
-        fetch = k * _FETCH_FACTOR + _FETCH_EXTRA
-        ranked = self._rank(questions, vectors, fetch)
-        return [self._hits(vector, pairs) for vector, pairs in zip(vectors, ranked, strict=True)]
+        return self._search(questions, vectors, k, filters or Filters())
 
-    def search(self, question: str, k: int) -> list[Hit]:
-        return self.search_batch([question], k)[0]
+    def search(self, question: str, k: int, filters: Filters | None = None) -> list[Hit]:
+        return self.search_batch([question], k, filters)[0]
 
-    def ask_batch(self, questions: Sequence[str], k: int | None = None) -> list[Result]:
+    def answer_batch(self, queries: Sequence[Query]) -> list[Result]:
+        """Results for questions that may each want their own k and filters.
+
+        The questions are embedded in one model call, which is what makes batching
+        concurrent requests worth it.
+        """
+        for query in queries:
+            self.check_question(query.question)
+            self.check_k(query.k)
+        if not queries:
+            return []
+        vectors = self.embedder.encode_queries([q.question for q in queries])
+        groups: dict[tuple[int, Filters], list[int]] = {}
+        for row, query in enumerate(queries):
+            groups.setdefault((query.k, query.filters), []).append(row)
+        results: dict[int, Result] = {}
+        for (k, filters), rows in groups.items():
+            questions = [queries[row].question for row in rows]
+            found = self._search(questions, vectors[rows], k, filters)
+            for row, question, hits in zip(rows, questions, found, strict=True):
+                results[row] = make_result(
+                    question, hits, self.index.articles, k=k, policy=self.policy
+                )
+        return [results[row] for row in range(len(queries))]
+
+    def ask_batch(
+        self, questions: Sequence[str], k: int | None = None, filters: Filters | None = None
+    ) -> list[Result]:
         k = self.settings.k if k is None else k
-        return [
-            make_result(q, hits, self.index.articles, k=k, policy=self.policy)
-            for q, hits in zip(questions, self.search_batch(questions, k), strict=True)
-        ]
+        return self.answer_batch([Query(q, k, filters or Filters()) for q in questions])
 
-    def ask(self, question: str, k: int | None = None) -> Result:
-        return self.ask_batch([question], k)[0]
+    def ask(self, question: str, k: int | None = None, filters: Filters | None = None) -> Result:
+        return self.ask_batch([question], k, filters)[0]
 
     def check_question(self, question: str) -> None:
         if not isinstance(question, str) or not question.strip():
@@ -73,14 +107,37 @@ class Retriever:
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= limit:
             raise InputError(f"k must be a whole number from 1 to {limit}, not {k!r}")
 
+    def _search(
+        self, questions: Sequence[str], vectors: Vectors, k: int, filters: Filters
+    ) -> list[list[Hit]]:
+        fetch = k * _FETCH_FACTOR + _FETCH_EXTRA
+        allowed = self._allowed(filters)
+        if allowed is not None and not len(allowed):
+            return [[] for _ in questions]
+        ranked = self._rank(questions, vectors, fetch, allowed)
+        return [self._hits(vector, pairs) for vector, pairs in zip(vectors, ranked, strict=True)]
+
+    def _allowed(self, filters: Filters) -> np.ndarray | None:
+        """Passage ids the filters admit; None when nothing is filtered."""
+        if not filters:
+            return None
+        articles = [a.id for a in self.index.articles.values() if filters.admits(a.source)]
+        return self.index.passage_ids(articles)
+
     def _rank(
-        self, questions: Sequence[str], vectors: Vectors, fetch: int
+        self,
+        questions: Sequence[str],
+        vectors: Vectors,
+        fetch: int,
+        allowed: np.ndarray | None,
     ) -> list[list[tuple[int, float]]]:
         """(passage id, score) per question, best first, by the configured method."""
         method = self.settings.retriever
-        dense = _pairs(*self.index.search(vectors, fetch)) if method != "bm25" else None
+        dense = _pairs(*self.index.search(vectors, fetch, allowed)) if method != "bm25" else None
         lexical = (
-            _pairs(*self.index.lexical.search(questions, fetch)) if method != "dense" else None
+            _pairs(*self.index.lexical.search(questions, fetch, allowed))
+            if method != "dense"
+            else None
         )
         if dense is None:
             return lexical or []

@@ -94,6 +94,44 @@ class Hit:
 
 
 @dataclass(frozen=True, slots=True)
+class Filters:
+    """Which articles a question is asked of; empty fields do not filter.
+
+    Dates are ISO ``YYYY-MM-DD`` and inclusive; an article with no known date is left
+    out once either bound is set, since it cannot be shown to fall inside the range.
+    """
+
+    outlets: tuple[str, ...] = ()
+    published_from: str | None = None
+    published_to: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.outlets or self.published_from or self.published_to)
+
+    def admits(self, source: Source) -> bool:
+        if self.outlets and (source.outlet or "").casefold() not in {
+            o.casefold() for o in self.outlets
+        }:
+            return False
+        if self.published_from or self.published_to:
+            day = (source.published or "")[:10]
+            if not day:
+                return False
+            if self.published_from and day < self.published_from:
+                return False
+            if self.published_to and day > self.published_to:
+                return False
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "outlets": list(self.outlets),
+            "published_from": self.published_from,
+            "published_to": self.published_to,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     """A verbatim quote: ``article.text[start:end] == quote``."""
 

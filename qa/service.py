@@ -1,0 +1,246 @@
+"""The loaded model and index behind the HTTP API and the bot, shared by both.
+
+Questions that arrive together are answered in one model call (micro-batching) on a
+worker thread, never on the event loop. Writes build a new index version on disk and
+then swap in a new Retriever whole: a question is answered by the old state or the new
+one, never by half of each. Another process's `qa index` is picked up the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from qa.config import Settings
+from qa.embed import Embedder, get_embedder
+from qa.errors import IndexMissingError, QAError
+from qa.index import CURRENT, open_index
+from qa.indexing import BuildReport, build, remove
+from qa.retrieve import Query, Retriever
+from qa.types import Article, Filters, Result, Source
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class NotReadyError(QAError):
+    """The service has no index to answer from yet (or is still loading)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleInfo:
+    """An indexed article as listed to users."""
+
+    source: Source
+    passages: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.source.to_dict(), "passages": self.passages}
+
+
+@dataclass(slots=True)
+class _Pending:
+    query: Query
+    future: asyncio.Future[Result]
+
+
+class Service:
+    """One per process: owns the model, the current Retriever and the batching queue."""
+
+    def __init__(
+        self, settings: Settings, embedder: Callable[[], Embedder] | None = None
+    ) -> None:
+        self.settings = settings
+        self._get_embedder = embedder or (lambda: get_embedder(settings.model, settings.device))
+        self._retriever: Retriever | None = None
+        self._version: str | None = None
+        self.problem: str | None = "loading"  # why there is nothing to answer from, if so
+        self._write_lock = threading.Lock()
+        self._reload_lock = threading.Lock()
+        # One thread runs the model; a second serves writes, so a slow write never
+        # holds up questions.
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="qa-ask")
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="qa-write")
+        self._queue: asyncio.Queue[_Pending] | None = None
+        self._batcher: asyncio.Task[None] | None = None
+        self.batches = 0  # model calls made for questions, for tests and metrics
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    def load(self) -> None:
+        """Load the model and the index (blocking). A missing index is not an error here:
+        the service reports itself not ready until one is built or an article is added.
+        """
+        self._get_embedder()
+        self.refresh(force=True)
+
+    async def start(self) -> None:
+        """Load off the event loop and start the batcher."""
+        self._queue = asyncio.Queue()
+        self._batcher = asyncio.create_task(self._run_batches(), name="qa-batcher")
+        await asyncio.get_running_loop().run_in_executor(self._writer, self.load)
+
+    async def stop(self) -> None:
+        if self._batcher is not None:
+            self._batcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._batcher
+        self._reader.shutdown(wait=False, cancel_futures=True)
+        self._writer.shutdown(wait=False, cancel_futures=True)
+
+    # -- reading ------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return self._retriever is not None
+
+    def retriever(self) -> Retriever:
+        """The current state; NotReadyError says why there is none."""
+        retriever = self._retriever
+        if retriever is None:
+            raise NotReadyError(self.problem or "the index is not loaded")
+        return retriever
+
+    def articles(self) -> list[ArticleInfo]:
+        index = self.retriever().index
+        return [
+            ArticleInfo(a.source, len(index.passages_of(a.id)))
+            for a in sorted(index.articles.values(), key=lambda a: a.id)
+        ]
+
+    def article(self, article_id: str) -> tuple[Article, int]:
+        from qa.errors import UnknownArticleError
+
+        index = self.retriever().index
+        article = index.articles.get(article_id)
+        if article is None:
+            raise UnknownArticleError(
+                f"no article with the id {article_id!r}; GET /articles lists them"
+            )
+        return article, len(index.passages_of(article_id))
+
+    async def ask(
+        self, question: str, k: int | None = None, filters: Filters | None = None
+    ) -> Result:
+        """Answer one question, batched with whatever else is asked meanwhile."""
+        retriever = self.retriever()
+        query = Query(question, self.settings.k if k is None else k, filters or Filters())
+        retriever.check_question(query.question)  # a bad question fails alone, not its batch
+        retriever.check_k(query.k)
+        if self._queue is None:
+            raise NotReadyError("the service is not started")
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Pending(query, future))
+        return await future
+
+    async def _run_batches(self) -> None:
+        assert self._queue is not None
+        loop = asyncio.get_running_loop()
+        window = self.settings.batch_window_ms / 1000
+        while True:
+            batch = [await self._queue.get()]
+            deadline = loop.time() + window
+            while len(batch) < self.settings.max_batch:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+                except TimeoutError:
+                    break
+            batch = [p for p in batch if not p.future.done()]  # callers that gave up
+            if not batch:
+                continue
+            try:
+                results = await loop.run_in_executor(
+                    self._reader, self._answer, [p.query for p in batch]
+                )
+            except Exception as exc:  # every caller of the batch hears of it
+                for pending in batch:
+                    if not pending.future.done():
+                        pending.future.set_exception(exc)
+                continue
+            for pending, result in zip(batch, results, strict=True):
+                if not pending.future.done():
+                    pending.future.set_result(result)
+
+    def _answer(self, queries: Sequence[Query]) -> list[Result]:
+        self.refresh()
+        self.batches += 1
+        return self.retriever().answer_batch(queries)
+
+    # -- writing ------------------------------------------------------------------
+
+    async def add(self, articles: Sequence[Article]) -> BuildReport:
+        """Index articles (new or replacing those with the same id) and swap them in."""
+        return await self._in_writer(self._add, articles)
+
+    async def remove(self, article_id: str) -> BuildReport:
+        return await self._in_writer(self._remove, article_id)
+
+    def _add(self, articles: Sequence[Article]) -> BuildReport:
+        with self._write_lock:
+            exists = (self.settings.index_dir / CURRENT).is_file()
+            report = build(
+                self.settings.index_dir,
+                articles,
+                self.settings,
+                self._get_embedder,
+                add=exists,
+            )
+            self.refresh(force=True)
+            return report
+
+    def _remove(self, article_id: str) -> BuildReport:
+        with self._write_lock:
+            report = remove(self.settings.index_dir, [article_id], self.settings, self._get_embedder)
+            self.refresh(force=True)
+            return report
+
+    async def _in_writer(self, func: Callable[[Any], T], arg: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer, func, arg)
+
+    def refresh(self, *, force: bool = False) -> None:
+        """Swap in the index version on disk if it is not the one in use."""
+        version = _current_name(self.settings.index_dir)
+        if not force and version == self._version:
+            return
+        with self._reload_lock:
+            version = _current_name(self.settings.index_dir)
+            if not force and version == self._version:
+                return
+            try:
+                index = open_index(self.settings.index_dir, model=self.settings.model)
+                retriever = Retriever(index, self._get_embedder(), self.settings)
+            except IndexMissingError as exc:
+                self._retriever, self._version, self.problem = None, None, str(exc)
+                return
+            except QAError as exc:
+                if self._retriever is None:
+                    self.problem = str(exc)
+                    raise
+                # Keep answering from the version in use; say why it was not replaced.
+                log.warning("kept the index in use: %s", exc)
+                return
+            self._retriever, self._version, self.problem = retriever, index.path.name, None
+            log.info(
+                "index %s loaded: %d articles, %d passages",
+                index.path.name,
+                index.manifest.articles,
+                index.manifest.passages,
+            )
+
+
+def _current_name(index_dir: Path) -> str | None:
+    try:
+        return (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
