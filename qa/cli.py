@@ -166,6 +166,66 @@ def articles_command(as_json: bool, index_dir: Path | None) -> None:
         click.echo(f"{row['article_id']}  {_source_line(row)}  [{row['passages']} passages]")
 
 
+@cli.command("remove")
+@click.argument("article_ids", nargs=-1, required=True)
+@_index_dir_option
+def remove_command(article_ids: tuple[str, ...], index_dir: Path | None) -> None:
+    """Take articles (by id, as `qa articles` lists them) and their passages out of the index."""
+    from qa.embed import get_embedder
+    from qa.indexing import remove
+
+    settings = _settings(index_dir)
+    report = remove(
+        settings.index_dir,
+        list(article_ids),
+        settings,
+        lambda: get_embedder(settings.model, settings.device),
+    )
+    click.echo(
+        f"Removed {', '.join(report.removed)}; {report.articles} articles, "
+        f"{report.passages} passages remain in {report.index_dir}."
+    )
+
+
+@cli.command("serve")
+@click.option("--host", default=None, help="Address to listen on (default: $QA_HOST or 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default: $QA_PORT or 8000).")
+@_index_dir_option
+def serve_command(host: str | None, port: int | None, index_dir: Path | None) -> None:
+    """Serve the HTTP API (docs at /docs); with TELEGRAM_BOT_TOKEN set, run the bot too."""
+    import uvicorn
+
+    from qa.api import create_app
+
+    settings = _settings(index_dir)
+    configure_logging()
+    sidecars = []
+    if getattr(settings, "telegram_bot_token", None) is not None:
+        from bots.telegram_bot import run_alongside
+
+        sidecars.append(run_alongside)
+    app = create_app(settings, sidecars=tuple(sidecars))
+    uvicorn.run(
+        app,
+        host=host or settings.host,
+        port=settings.port if port is None else port,
+        access_log=False,  # qa.api logs one line per request, without the query string
+        log_config=None,
+    )
+
+
+def configure_logging() -> None:
+    """Log lines on stderr; httpx stays at WARNING because its URLs carry the bot token."""
+    import logging
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
 @cli.command("eval")
 @click.argument("testset", required=False, type=click.Path(path_type=Path))
 @click.option(

@@ -62,7 +62,10 @@ class Embedder:
     def _encode(self, texts: Sequence[str], *, batch_size: int) -> Vectors:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self._model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True)
+        # No bar of its own: it would print one per call once logging is at INFO.
+        vectors = self._model.encode(
+            list(texts), batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False
+        )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 

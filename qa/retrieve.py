@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime as dt
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,6 +28,49 @@ class Query:
     question: str
     k: int
     filters: Filters = field(default_factory=Filters)
+
+
+def make_filters(
+    outlets: Iterable[str] = (),
+    published_from: str | dt.date | None = None,
+    published_to: str | dt.date | None = None,
+) -> Filters:
+    """Filters from user input; InputError says which value is wrong."""
+    names = tuple(o.strip() for o in outlets if o and o.strip())
+    bounds = [_day(published_from, "published_from"), _day(published_to, "published_to")]
+    if bounds[0] and bounds[1] and bounds[0] > bounds[1]:
+        raise InputError(
+            f"published_from ({bounds[0]}) is after published_to ({bounds[1]}); swap them"
+        )
+    return Filters(names, *bounds)
+
+
+def _day(value: str | dt.date | None, name: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    try:
+        return dt.date.fromisoformat(value.strip()).isoformat()
+    except ValueError:
+        raise InputError(f"{name} {value!r} is not a date; write it as YYYY-MM-DD") from None
+
+
+def check_question(question: str, settings: Settings) -> None:
+    """Raise InputError for a question that cannot be asked, saying how to fix it."""
+    if not isinstance(question, str) or not question.strip():
+        raise InputError("the question is empty: ask something about the articles")
+    limit = settings.max_question_chars
+    if len(question) > limit:
+        raise InputError(
+            f"the question is {len(question)} characters long; ask in {limit} characters or fewer"
+        )
+
+
+def check_k(k: int, settings: Settings) -> None:
+    limit = settings.max_k
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= limit:
+        raise InputError(f"k must be a whole number from 1 to {limit}, not {k!r}")
 
 
 class Retriever:
@@ -93,19 +137,10 @@ class Retriever:
         return self.ask_batch([question], k, filters)[0]
 
     def check_question(self, question: str) -> None:
-        if not isinstance(question, str) or not question.strip():
-            raise InputError("the question is empty: ask something about the articles")
-        limit = self.settings.max_question_chars
-        if len(question) > limit:
-            raise InputError(
-                f"the question is {len(question)} characters long; "
-                f"ask in {limit} characters or fewer"
-            )
+        check_question(question, self.settings)
 
     def check_k(self, k: int) -> None:
-        limit = self.settings.max_k
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= limit:
-            raise InputError(f"k must be a whole number from 1 to {limit}, not {k!r}")
+        check_k(k, self.settings)
 
     def _search(
         self, questions: Sequence[str], vectors: Vectors, k: int, filters: Filters

@@ -20,10 +20,10 @@ from typing import Any, TypeVar
 
 from qa.config import Settings
 from qa.embed import Embedder, get_embedder
-from qa.errors import IndexMissingError, QAError
+from qa.errors import IndexMissingError, QAError, UnknownArticleError
 from qa.index import CURRENT, open_index
 from qa.indexing import BuildReport, build, remove
-from qa.retrieve import Query, Retriever
+from qa.retrieve import Query, Retriever, check_k, check_question
 from qa.types import Article, Filters, Result, Source
 
 log = logging.getLogger(__name__)
@@ -54,9 +54,7 @@ class _Pending:
 class Service:
     """One per process: owns the model, the current Retriever and the batching queue."""
 
-    def __init__(
-        self, settings: Settings, embedder: Callable[[], Embedder] | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, embedder: Callable[[], Embedder] | None = None) -> None:
         self.settings = settings
         self._get_embedder = embedder or (lambda: get_embedder(settings.model, settings.device))
         self._retriever: Retriever | None = None
@@ -101,6 +99,9 @@ class Service:
     def ready(self) -> bool:
         return self._retriever is not None
 
+    def current(self) -> Retriever | None:
+        return self._retriever
+
     def retriever(self) -> Retriever:
         """The current state; NotReadyError says why there is none."""
         retriever = self._retriever
@@ -116,8 +117,6 @@ class Service:
         ]
 
     def article(self, article_id: str) -> tuple[Article, int]:
-        from qa.errors import UnknownArticleError
-
         index = self.retriever().index
         article = index.articles.get(article_id)
         if article is None:
@@ -130,10 +129,10 @@ class Service:
         self, question: str, k: int | None = None, filters: Filters | None = None
     ) -> Result:
         """Answer one question, batched with whatever else is asked meanwhile."""
-        retriever = self.retriever()
         query = Query(question, self.settings.k if k is None else k, filters or Filters())
-        retriever.check_question(query.question)  # a bad question fails alone, not its batch
-        retriever.check_k(query.k)
+        check_question(query.question, self.settings)  # fails alone, not with its batch
+        check_k(query.k, self.settings)
+        self.retriever()  # not ready: say so now
         if self._queue is None:
             raise NotReadyError("the service is not started")
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
@@ -200,7 +199,9 @@ class Service:
 
     def _remove(self, article_id: str) -> BuildReport:
         with self._write_lock:
-            report = remove(self.settings.index_dir, [article_id], self.settings, self._get_embedder)
+            report = remove(
+                self.settings.index_dir, [article_id], self.settings, self._get_embedder
+            )
             self.refresh(force=True)
             return report
 

@@ -99,6 +99,7 @@ class Filters:
 
     Dates are ISO ``YYYY-MM-DD`` and inclusive; an article with no known date is left
     out once either bound is set, since it cannot be shown to fall inside the range.
+    Callers build it with ``qa.retrieve.make_filters``, which checks the values.
     """
 
     outlets: tuple[str, ...] = ()
@@ -114,12 +115,16 @@ class Filters:
         }:
             return False
         if self.published_from or self.published_to:
-            day = (source.published or "")[:10]
-            if not day:
+            if not source.published:
                 return False
-            if self.published_from and day < self.published_from:
+            # "2022" or "2022-03" is known only to the year or month: it spans a range,
+            # which is admitted when it overlaps the one asked for.
+            known = source.published[:10]
+            first = known + "-01-01"[: 10 - len(known)]
+            last = known + "-12-31"[len(known) - 4 :] if len(known) < 10 else known
+            if self.published_from and last < self.published_from:
                 return False
-            if self.published_to and day > self.published_to:
+            if self.published_to and first > self.published_to:
                 return False
         return True
 

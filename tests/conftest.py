@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -92,3 +93,11 @@ def seed_retriever(
     seed_index_dir: Path, seed_settings: Settings, real_embedder: Embedder
 ) -> Retriever:
     return Retriever(open_index(seed_index_dir), real_embedder, seed_settings)
+
+
+@pytest.fixture
+def seed_copy(tmp_path: Path, seed_index_dir: Path) -> Path:
+    """A private copy of the seed index that a test may change."""
+    target = tmp_path / "index"
+    shutil.copytree(seed_index_dir, target)
+    return target

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,14 +18,6 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     code = main(list(args))
     out, err = capsys.readouterr()
     return code, out, err
-
-
-@pytest.fixture
-def seed_copy(tmp_path: Path, seed_index_dir: Path) -> Path:
-    """A private copy of the seed index that a test may change."""
-    target = tmp_path / "index"
-    shutil.copytree(seed_index_dir, target)
-    return target
 
 
 def test_index_builds_then_reports_up_to_date(

@@ -1,0 +1,161 @@
+"""The FastAPI app: the lifespan loads the model and index once; errors become 4xx JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from qa.api import routes
+from qa.api.metrics import Metrics
+from qa.api.uploads import TooLargeError, UnsupportedTypeError, describe_errors
+from qa.config import Settings, get_settings
+from qa.embed import Embedder
+from qa.errors import (
+    CorpusError,
+    IndexBusyError,
+    IndexUnusableError,
+    InputError,
+    QAError,
+    UnknownArticleError,
+)
+from qa.service import NotReadyError, Service
+
+log = logging.getLogger("qa.api")
+# Most specific first: the first class an error is an instance of gives the status.
+_STATUS: tuple[tuple[type[QAError], int], ...] = (
+    (routes.Unauthorized, 401),
+    (routes.WritesDisabled, 403),
+    (UnknownArticleError, 404),
+    (TooLargeError, 413),
+    (UnsupportedTypeError, 415),
+    (InputError, 422),
+    (CorpusError, 422),
+    (IndexBusyError, 503),
+    (NotReadyError, 503),
+    (IndexUnusableError, 503),
+)
+
+Sidecar = Callable[[Service, Settings], Any]  # an async context manager run beside the app
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    embedder: Callable[[], Embedder] | None = None,
+    sidecars: tuple[Sidecar, ...] = (),
+) -> FastAPI:
+    """An app serving one index. ``sidecars`` (the Telegram bot) share its Service."""
+    settings = settings or get_settings()
+    service = Service(settings, embedder)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Load in the background so /health can say 503 "loading" meanwhile.
+        loading = asyncio.create_task(service.start())
+        loading.add_done_callback(_log_failure)
+        async with AsyncExitStack() as stack:
+            for sidecar in sidecars:
+                await stack.enter_async_context(sidecar(service, settings))
+            try:
+                yield
+            finally:
+                loading.cancel()
+                await service.stop()
+
+    app = FastAPI(
+        title="qa",
+        summary="Answers about news articles as verbatim quotes with their sources.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.service = service
+    app.state.metrics = Metrics()
+    app.include_router(routes.router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.middleware("http")(_log_requests)
+    _add_error_handlers(app)
+    return app
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("could not load: %s", task.exception())
+
+
+async def _log_requests(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """One JSON line per request: id, method, path, status, latency, k; never a header."""
+    request_id = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex[:16]
+    start = time.perf_counter()
+    response = await call_next(request)
+    elapsed = time.perf_counter() - start
+    route = request.scope.get("route")
+    template = getattr(route, "path", "unmatched")
+    metrics: Metrics = request.app.state.metrics
+    metrics.requests.labels(template, request.method, str(response.status_code)).inc()
+    metrics.latency.labels(template).observe(elapsed)
+    response.headers["X-Request-ID"] = request_id
+    line = {
+        "id": request_id,
+        "method": request.method,
+        "path": request.url.path,
+        "status": response.status_code,
+        "ms": round(elapsed * 1000, 1),
+        "k": getattr(request.state, "k", None),
+    }
+    log.info(json.dumps(line, ensure_ascii=False))
+    return response
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(QAError)
+    async def domain_error(request: Request, exc: QAError) -> JSONResponse:
+        status = next((code for cls, code in _STATUS if isinstance(exc, cls)), 500)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if status == 503:
+            headers = {"Retry-After": "5"}
+        return JSONResponse({"detail": " ".join(str(exc).split())}, status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return JSONResponse({"detail": "the body is not valid JSON"}, 400)
+        return JSONResponse({"detail": describe_errors(list(errors))}, 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no such endpoint: {request.url.path}; see /docs"
+        elif exc.status_code == 405:
+            detail = f"{request.method} is not allowed on {request.url.path}; see /docs"
+        return JSONResponse({"detail": detail}, exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse(
+            {"detail": f"internal error ({type(exc).__name__}); the server log has details"},
+            500,
+        )

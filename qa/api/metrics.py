@@ -1,0 +1,48 @@
+"""Prometheus metrics, in a registry of each app's own so that apps in one process
+(tests start several) never share or clash.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from qa.service import Service
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "qa_requests",
+            "HTTP requests by route, method and status.",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "qa_request_seconds",
+            "Time to answer an HTTP request.",
+            ["route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.questions = Counter("qa_questions", "Questions answered.", registry=self.registry)
+        self.abstentions = Counter(
+            "qa_abstentions",
+            "Questions nothing in the articles answered.",
+            registry=self.registry,
+        )
+        self.articles = Gauge("qa_index_articles", "Articles indexed.", registry=self.registry)
+        self.passages = Gauge("qa_index_passages", "Passages indexed.", registry=self.registry)
+        self.batches = Gauge(
+            "qa_model_batches", "Model calls made for questions.", registry=self.registry
+        )
+
+    def render(self, service: Service) -> bytes:
+        """The exposition text, with the index figures read at scrape time."""
+        retriever = service.current()
+        self.articles.set(retriever.index.manifest.articles if retriever else 0)
+        self.passages.set(retriever.index.manifest.passages if retriever else 0)
+        self.batches.set(service.batches)
+        return generate_latest(self.registry)

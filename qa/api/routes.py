@@ -1,0 +1,213 @@
+"""The endpoints. Thin: the work happens in qa.service; errors are translated in app.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from qa.api.schemas import (
+    ArticleOut,
+    ArticleText,
+    AskRequest,
+    AskResponse,
+    ErrorOut,
+    Health,
+    WriteReport,
+)
+from qa.api.uploads import read_articles
+from qa.config import Settings
+from qa.errors import QAError
+from qa.indexing import BuildReport
+from qa.retrieve import make_filters
+from qa.service import Service
+from qa.types import Result
+
+router = APIRouter()
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 413, 415, 422, 503)
+}
+
+
+class Unauthorized(QAError):
+    """No key, or the wrong one."""
+
+
+class WritesDisabled(QAError):
+    """No QA_API_KEY is configured."""
+
+
+def service(request: Request) -> Service:
+    return request.app.state.service  # type: ignore[no-any-return]
+
+
+def settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def require_writer(request: Request) -> None:
+    """Writes need ``Authorization: Bearer <QA_API_KEY>``, compared in constant time."""
+    key = settings(request).api_key
+    if key is None or not key.get_secret_value():
+        raise WritesDisabled(
+            "adding and deleting articles is disabled: start the server with QA_API_KEY set "
+            "to a secret, then send it as 'Authorization: Bearer <key>'"
+        )
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    expected = key.get_secret_value().encode("utf-8")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode("utf-8"), expected
+    ):
+        raise Unauthorized("send the API key as 'Authorization: Bearer <QA_API_KEY>'")
+
+
+Service_ = Annotated[Service, Depends(service)]
+Writer = Depends(require_writer)
+
+
+@router.post("/ask", response_model=AskResponse, responses=_ERRORS, tags=["questions"])
+async def ask_post(body: AskRequest, request: Request, svc: Service_) -> dict[str, Any]:
+    """Ask a question; the answers are verbatim quotes with their sources."""
+    outlets = [body.outlet] if isinstance(body.outlet, str) else body.outlet or []
+    return await _ask(
+        request, svc, body.question, body.k, outlets, body.published_from, body.published_to
+    )
+
+
+@router.get("/ask", response_model=AskResponse, responses=_ERRORS, tags=["questions"])
+async def ask_get(
+    request: Request,
+    svc: Service_,
+    q: Annotated[str, Query(description="The question.")],
+    k: Annotated[int | None, Query(description="Answers wanted, 1 to 50.")] = None,
+    outlet: Annotated[list[str] | None, Query(description="Repeat for several.")] = None,
+    published_from: dt.date | None = None,
+    published_to: dt.date | None = None,
+) -> dict[str, Any]:
+    """The same as POST /ask, for browsers and curl: /ask?q=...&k=3."""
+    return await _ask(request, svc, q, k, outlet or [], published_from, published_to)
+
+
+async def _ask(
+    request: Request,
+    svc: Service,
+    question: str,
+    k: int | None,
+    outlets: list[str],
+    published_from: dt.date | None,
+    published_to: dt.date | None,
+) -> dict[str, Any]:
+    request.state.k = k if k is not None else svc.settings.k
+    filters = make_filters(outlets, published_from, published_to)
+    result: Result = await svc.ask(question, k, filters)
+    metrics = request.app.state.metrics
+    metrics.questions.inc()
+    if result.abstained:
+        metrics.abstentions.inc()
+    return result.to_dict()
+
+
+@router.get("/health", response_model=Health, responses={503: {"model": Health}}, tags=["service"])
+async def health(svc: Service_) -> Response:
+    """200 once the model and an index are loaded; 503 while loading or with no index."""
+    retriever = svc.current()
+    if retriever is None:
+        status = "loading" if svc.problem == "loading" else "unavailable"
+        body = Health(status=status, model=svc.settings.model, detail=svc.problem)
+        return JSONResponse(body.model_dump(), status_code=503)
+    manifest = retriever.index.manifest
+    body = Health(
+        status="ok",
+        model=manifest.model,
+        articles=manifest.articles,
+        passages=manifest.passages,
+        index_version=retriever.index.path.name,
+        built_at=manifest.built_at,
+    )
+    return JSONResponse(body.model_dump())
+
+
+@router.get("/articles", response_model=list[ArticleOut], responses=_ERRORS, tags=["articles"])
+async def list_articles(svc: Service_) -> list[dict[str, Any]]:
+    """Every indexed article with its metadata and passage count."""
+    return [info.to_dict() for info in svc.articles()]
+
+
+@router.get(
+    "/articles/{article_id}", response_model=ArticleText, responses=_ERRORS, tags=["articles"]
+)
+async def get_article(article_id: str, svc: Service_) -> dict[str, Any]:
+    """Metadata and cleaned text: ``text[start:end]`` of an answer is its quote."""
+    article, passages = svc.article(article_id)
+    return {**article.source.to_dict(), "passages": passages, "text": article.text}
+
+
+@router.post(
+    "/articles",
+    response_model=WriteReport,
+    status_code=201,
+    responses=_ERRORS,
+    dependencies=[Writer],
+    tags=["articles"],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/ArticleIn"}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {
+                            "file": {
+                                "type": "string",
+                                "format": "binary",
+                                "description": ".txt/.md (front matter), .html or .jsonl",
+                            }
+                        },
+                    }
+                },
+            },
+        }
+    },
+)
+async def add_article(request: Request, svc: Service_) -> dict[str, Any]:
+    """Add an article (JSON, or an uploaded file); it answers the very next question.
+
+    An article whose id is already indexed is replaced.
+    """
+    loaded = await read_articles(request, svc.settings.max_upload_bytes)
+    report = await svc.add(loaded.articles)
+    return _report(report, [str(p) for p in loaded.problems])
+
+
+@router.delete(
+    "/articles/{article_id}",
+    response_model=WriteReport,
+    responses=_ERRORS,
+    dependencies=[Writer],
+    tags=["articles"],
+)
+async def delete_article(article_id: str, svc: Service_) -> dict[str, Any]:
+    """Remove an article and its passages."""
+    return _report(await svc.remove(article_id), [])
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request, svc: Service_) -> Response:
+    body = request.app.state.metrics.render(svc)
+    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+def _report(report: BuildReport, warnings: list[str]) -> dict[str, Any]:
+    return WriteReport(
+        added=list(report.added),
+        updated=list(report.updated),
+        removed=list(report.removed),
+        articles=report.articles,
+        passages=report.passages,
+        warnings=warnings,
+    ).model_dump()

@@ -1,0 +1,90 @@
+"""Request and response bodies of the HTTP API, as they appear in /docs."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+
+class AskRequest(BaseModel):
+    """A question; the filters narrow which articles may answer it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: StrictStr = Field(description="Up to 2,000 characters.")
+    k: StrictInt | None = Field(None, description="Answers wanted, 1 to 50 (default 5).")
+    outlet: StrictStr | list[StrictStr] | None = Field(
+        None, description="Only articles from this outlet (or these outlets)."
+    )
+    published_from: dt.date | None = Field(None, description="Only articles from this day on.")
+    published_to: dt.date | None = Field(None, description="Only articles up to this day.")
+
+
+class SourceOut(BaseModel):
+    article_id: str
+    title: str | None
+    outlet: str | None
+    author: str | None
+    published: str | None
+    url: str | None
+
+
+class AnswerOut(BaseModel):
+    quote: str = Field(description="Verbatim: the article's text[start:end].")
+    passage: str = Field(description="The passage the quote was found in.")
+    score: float
+    start: int
+    end: int
+    source: SourceOut
+
+
+class AskResponse(BaseModel):
+    question: str
+    answers: list[AnswerOut]
+    abstained: bool = Field(description="True when nothing in the articles answers it.")
+
+
+class ArticleOut(SourceOut):
+    passages: int
+
+
+class ArticleText(ArticleOut):
+    text: str = Field(description="The cleaned text every quote's offsets point into.")
+
+
+class ArticleIn(BaseModel):
+    """An article sent as JSON; without an id, one is made from the title (or text)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: StrictStr | None = None
+    title: StrictStr | None = None
+    text: StrictStr
+    outlet: StrictStr | None = None
+    author: StrictStr | None = None
+    published: StrictStr | None = Field(None, description="YYYY-MM-DD, YYYY-MM or YYYY.")
+    url: StrictStr | None = None
+
+
+class WriteReport(BaseModel):
+    added: list[str]
+    updated: list[str]
+    removed: list[str]
+    articles: int
+    passages: int
+    warnings: list[str] = Field(default_factory=list)
+
+
+class Health(BaseModel):
+    status: str
+    model: str | None = None
+    articles: int | None = None
+    passages: int | None = None
+    index_version: str | None = None
+    built_at: str | None = None
+    detail: str | None = None
+
+
+class ErrorOut(BaseModel):
+    detail: str
