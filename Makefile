@@ -9,10 +9,10 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test install index lint clean
+.PHONY: run test install index lint bench clean
 
-run: index ## Build the index if it is missing or stale, then chat in the terminal
-	$(BIN)/qa chat
+run: index ## Build the index if it is missing or stale, then serve the API on 127.0.0.1:8000
+	$(BIN)/qa serve
 
 test: $(VENV)/.test-installed ## Install what the tests need and run them
 	$(BIN)/pytest
@@ -21,6 +21,9 @@ index: $(VENV)/.installed ## Build or refresh the index of seeds/ (quick when up
 	$(BIN)/qa index
 
 install: $(VENV)/.installed
+
+bench: $(VENV)/.installed ## Latency and throughput of the HTTP API (prints a table)
+	$(BIN)/python -m bench.api
 
 lint: $(VENV)/.dev-installed ## ruff and mypy
 	$(BIN)/ruff check qa bots tests

@@ -94,15 +94,42 @@ def index_command(paths: tuple[Path, ...], index_dir: Path | None, add: bool, qu
     )
 
 
+def _filter_options(func: F) -> F:
+    """--outlet, --from and --to: which articles may answer."""
+    for option in reversed(
+        [
+            click.option(
+                "--outlet", "outlets", multiple=True, help="Only this outlet (repeat for more)."
+            ),
+            click.option("--from", "published_from", help="Only articles from this day on."),
+            click.option("--to", "published_to", help="Only articles up to this day."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
 @cli.command("ask")
 @click.argument("question")
 @click.option("--k", "k", type=int, default=None, help="How many answers (1-50, default 5).")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer shape as JSON.")
+@_filter_options
 @_index_dir_option
-def ask_command(question: str, k: int | None, as_json: bool, index_dir: Path | None) -> None:
+def ask_command(
+    question: str,
+    k: int | None,
+    as_json: bool,
+    outlets: tuple[str, ...],
+    published_from: str | None,
+    published_to: str | None,
+    index_dir: Path | None,
+) -> None:
     """Answer QUESTION with quotes from the indexed articles."""
+    from qa.retrieve import make_filters
+
+    filters = make_filters(outlets, published_from, published_to)
     retriever = _retriever(_settings(index_dir))
-    result = retriever.ask(question, k)
+    result = retriever.ask(question, k, filters)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -111,19 +138,27 @@ def ask_command(question: str, k: int | None, as_json: bool, index_dir: Path | N
 
 @cli.command("chat")
 @click.option("--k", "k", type=int, default=None, help="Answers per question (default 5).")
+@_filter_options
 @_index_dir_option
-def chat_command(k: int | None, index_dir: Path | None) -> None:
+def chat_command(
+    k: int | None,
+    outlets: tuple[str, ...],
+    published_from: str | None,
+    published_to: str | None,
+    index_dir: Path | None,
+) -> None:
     """Ask questions one after another; Ctrl-D or 'quit' ends."""
+    from qa.retrieve import make_filters
+
+    filters = make_filters(outlets, published_from, published_to)
     settings = _settings(index_dir)
     k = settings.k if k is None else k
     retriever = _retriever(settings)
     retriever.check_k(k)
     articles = len(retriever.index.articles)
-    outlets = sorted(
-        {a.source.outlet for a in retriever.index.articles.values() if a.source.outlet}
-    )
+    known = sorted({a.source.outlet for a in retriever.index.articles.values() if a.source.outlet})
     click.echo(
-        f"qa knows {articles} articles ({', '.join(outlets) or 'no outlets named'}). "
+        f"qa knows {articles} articles ({', '.join(known) or 'no outlets named'}). "
         "Ask a question; Ctrl-D or 'quit' ends."
     )
     interactive = sys.stdin.isatty()
@@ -141,7 +176,7 @@ def chat_command(k: int | None, index_dir: Path | None) -> None:
         if not interactive:
             click.echo(f"? {question}")
         try:
-            click.echo(render(retriever.ask(question, k)))
+            click.echo(render(retriever.ask(question, k, filters)))
         except QAError as exc:
             click.echo(f"error: {exc}", err=True)
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from qa.cli import main
@@ -228,6 +232,18 @@ def test_chat_reports_a_bad_question_and_goes_on(
         (["articles", "--index-dir", "{empty}"], {}, "error: no index in {empty}", 1),
         (["frobnicate"], {}, "error: No such command 'frobnicate'", 2),
         (
+            ["ask", "Who met?", "--from", "yesterday", "--index-dir", "{seeds}"],
+            {},
+            "error: published_from 'yesterday' is not a date; write it as YYYY-MM-DD",
+            1,
+        ),
+        (
+            ["remove", "no-such-id", "--index-dir", "{seeds}"],
+            {},
+            "error: no article with the id 'no-such-id' in the index",
+            1,
+        ),
+        (
             ["ask", "Who met?", "--index-dir", "{seeds}"],
             {"QA_K": "many"},
             "error: invalid setting (QA_K:",
@@ -280,3 +296,68 @@ def test_a_real_process_prints_one_line_and_no_traceback(tmp_path: Path) -> None
     assert done.stderr.startswith(f"error: no index in {tmp_path}")
     assert done.stderr.count("\n") == 1
     assert done.stdout == ""
+
+
+def test_ask_filters_by_outlet_and_date(
+    capsys: pytest.CaptureFixture[str], seed_index_dir: Path
+) -> None:
+    args = ["ask", "Where were the talks held?", "--json", "--k", "10"]
+    where = ["--index-dir", str(seed_index_dir)]
+    _, out, _ = run(capsys, *args, "--outlet", "axios", *where)
+    assert {a["source"]["outlet"] for a in json.loads(out)["answers"]} == {"Axios"}
+    _, out, _ = run(capsys, *args, "--from", "2022-02-28", "--to", "2022-02-28", *where)
+    dates = {a["source"]["published"] for a in json.loads(out)["answers"]}
+    assert dates == {"2022-02-28"}
+
+
+def test_remove_takes_an_article_out(capsys: pytest.CaptureFixture[str], seed_copy: Path) -> None:
+    _, out, _ = run(capsys, "articles", "--json", "--index-dir", str(seed_copy))
+    victim = json.loads(out)[0]["article_id"]
+    code, out, err = run(capsys, "remove", victim, "--index-dir", str(seed_copy))
+    assert code == 0, err
+    assert f"Removed {victim}; 4 articles" in out
+    _, out, _ = run(capsys, "articles", "--json", "--index-dir", str(seed_copy))
+    assert victim not in {a["article_id"] for a in json.loads(out)}
+
+
+def test_serve_runs_the_api_in_a_real_process(seed_index_dir: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "qa",
+            "serve",
+            "--port",
+            str(port),
+            "--index-dir",
+            str(seed_index_dir),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert process.poll() is None, process.communicate()[1]
+            assert time.monotonic() < deadline
+            try:
+                if httpx.get(f"{url}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        body = httpx.get(f"{url}/ask", params={"q": "How many Russian troops are in Belarus?"})
+        assert "30,000 troops" in body.json()["answers"][0]["quote"]
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=30)
+    requests = [line for line in err.splitlines() if '"path": "/ask"' in line]
+    assert len(requests) == 1 and '"status": 200' in requests[0]
