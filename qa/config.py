@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from qa.errors import QAError
 
@@ -57,16 +58,71 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(
         None, description="Bearer token that POST and DELETE /articles require."
     )
-    cors_origins: list[str] = Field(
+    # NoDecode: a plain "https://a.example,https://b.example" is accepted besides JSON.
+    cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Origins browsers may call the API from."
     )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: Any) -> Any:
+        return _comma_list(value)
+
     max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1, description="Largest article upload.")
     # Questions arriving within this window share one model call.
     batch_window_ms: float = Field(5.0, ge=0.0, le=1000.0)
     max_batch: int = Field(64, ge=1, le=1024, description="Questions per model call at most.")
 
+    # The Telegram bot (`qa bot`, or `qa serve` when a token is set).
+    telegram_bot_token: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "QA_TELEGRAM_BOT_TOKEN"),
+        description="The bot's token from @BotFather; TELEGRAM_BOT_TOKEN.",
+    )
+    telegram_base_url: str = Field(
+        "https://api.telegram.org/bot",
+        description="Bot API server; the token is appended, or replaces {token}.",
+    )
+    # NoDecode: a plain "123,-456" is accepted besides a JSON list.
+    telegram_allowed_chats: Annotated[tuple[int, ...], NoDecode] = Field(
+        (), description="Chat ids the bot answers in; empty means every chat."
+    )
+    telegram_db: Path = Field(
+        Path("telegram.sqlite3"), description="SQLite file of the bot's questions and feedback."
+    )
+    telegram_rate_limit: int = Field(
+        10, ge=1, description="Questions one chat may ask per telegram_rate_window."
+    )
+    telegram_rate_window: float = Field(60.0, gt=0.0, description="Seconds; see rate_limit.")
+    telegram_examples: tuple[str, ...] = Field(
+        (
+            "How many Russian troops are in Belarus?",
+            "Where did Russian and Ukrainian delegations meet for the second round?",
+        ),
+        description="Example questions /start and /help show (a JSON list).",
+    )
+
+    @field_validator("telegram_allowed_chats", mode="before")
+    @classmethod
+    def _chat_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return value.strip().strip("[]").replace(",", " ").split()
+        if isinstance(value, int):
+            return [value]
+        return value
+
     lock_timeout: float = Field(60.0, ge=0.0, description="Seconds to wait for another writer.")
     debug: bool = Field(False, description="Show tracebacks instead of one-line errors.")
+
+
+def _comma_list(value: Any) -> Any:
+    """ "a,b" or '["a", "b"]' from the environment as a list; other values unchanged."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        return json.loads(text)
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 @lru_cache(maxsize=1)
