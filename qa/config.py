@@ -69,8 +69,9 @@ class Settings(BaseSettings):
         return _comma_list(value)
 
     max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1, description="Largest article upload.")
-    # Questions arriving within this window share one model call.
-    batch_window_ms: float = Field(5.0, ge=0.0, le=1000.0)
+    # Questions that queue while the model is busy share its next call; a window > 0
+    # also holds each call back that long to gather more (latency for throughput).
+    batch_window_ms: float = Field(0.0, ge=0.0, le=1000.0)
     max_batch: int = Field(64, ge=1, le=1024, description="Questions per model call at most.")
 
     # The Telegram bot (`qa bot`, or `qa serve` when a token is set).

@@ -145,8 +145,14 @@ class Service:
         window = self.settings.batch_window_ms / 1000
         while True:
             batch = [await self._queue.get()]
+            # Whatever queued while the model was busy goes in this call: batches grow
+            # with the load, and a lone question waits for nothing. A window > 0 also
+            # waits that long for company.
             deadline = loop.time() + window
             while len(batch) < self.settings.max_batch:
+                if not self._queue.empty():
+                    batch.append(self._queue.get_nowait())
+                    continue
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     break

@@ -435,9 +435,7 @@ def test_uploads_over_the_limit_are_413(seed_copy: Path, real_embedder: Embedder
 def test_concurrent_questions_share_model_calls(
     seed_index_dir: Path, real_embedder: Embedder
 ) -> None:
-    app = create_app(
-        Settings(index_dir=seed_index_dir, batch_window_ms=20), embedder=lambda: real_embedder
-    )
+    app = create_app(Settings(index_dir=seed_index_dir), embedder=lambda: real_embedder)
     with running(app) as url:
         service = app.state.service
         before = service.batches
