@@ -5,10 +5,13 @@ Pure functions of the hits and the articles, so they are cheap to test.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
-from qa.types import Answer, Article, Hit, Result, Span
+import numpy as np
+
+from qa.types import Answer, Article, Corroboration, Hit, Result, Span
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +21,12 @@ class QuotePolicy:
     min_score: float
     max_sentences: int = 3
     margin: float = 0.08
+    corroborate: float = 0.77  # quotes of two articles this similar say the same thing
+
+
+# Quotes this similar are the same text, give or take punctuation or a caption's credit.
+_DUPLICATE = 0.95
+Vectors = Callable[[list[int]], np.ndarray]
 
 
 def make_result(
@@ -27,15 +36,66 @@ def make_result(
     *,
     k: int,
     policy: QuotePolicy,
+    vectors: Vectors | None = None,
 ) -> Result:
-    """The top ``k`` answers that match at least ``policy.min_score``; none means abstain."""
+    """The top ``k`` answers that match at least ``policy.min_score``; none means abstain.
+
+    A quote that repeats a better one is not a new answer: from the same article it is
+    dropped (pages print paragraphs and captions twice), from another article it is
+    listed under the better one as ``also_reported_by``. ``vectors`` (sentence ids to
+    unit vectors) lets paraphrases count; without it only equal wording does.
+    """
     ranked = sorted(merge_overlapping(hits), key=lambda h: h.score, reverse=True)
-    answers = [
-        to_answer(hit, articles[hit.article_id], policy)
-        for hit in ranked
-        if hit.similarity >= policy.min_score
-    ]
-    return Result(question, tuple(answers[:k]))
+    kept: list[_Kept] = []
+    for hit in ranked:
+        if hit.similarity < policy.min_score:
+            continue
+        answer, first, last = _quote(hit, articles[hit.article_id], policy)
+        vector = _mean(vectors, hit.sentence_ids[first : last + 1]) if vectors else None
+        same = next((c for c in kept if c.says_same(answer, vector, policy)), None)
+        if same is None:
+            if len(kept) < k:
+                kept.append(_Kept(answer, vector))
+            continue
+        same.corroborate(answer)
+    return Result(question, tuple(c.answer for c in kept))
+
+
+@dataclass(slots=True)
+class _Kept:
+    answer: Answer
+    vector: np.ndarray | None
+
+    def says_same(self, other: Answer, vector: np.ndarray | None, policy: QuotePolicy) -> bool:
+        if _folded(other.quote) == _folded(self.answer.quote):
+            return True
+        if vector is None or self.vector is None:
+            return False
+        similarity = float(vector @ self.vector)
+        if other.source.article_id == self.answer.source.article_id:
+            return similarity >= _DUPLICATE
+        return similarity >= policy.corroborate
+
+    def corroborate(self, other: Answer) -> None:
+        listed = {self.answer.source.article_id} | {
+            c.source.article_id for c in self.answer.also_reported_by
+        }
+        if other.source.article_id in listed:
+            return
+        extra = Corroboration(other.source, other.quote, other.start, other.end)
+        self.answer = replace(self.answer, also_reported_by=(*self.answer.also_reported_by, extra))
+
+
+def _mean(vectors: Vectors, ids: Sequence[int]) -> np.ndarray | None:
+    if not ids:
+        return None
+    mean = vectors(list(ids)).mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    return mean / norm if norm else None
+
+
+def _folded(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.casefold()))
 
 
 def merge_overlapping(hits: Sequence[Hit]) -> list[Hit]:
@@ -75,11 +135,16 @@ def quote_window(scores: Sequence[float], *, max_sentences: int, margin: float) 
 
 
 def to_answer(hit: Hit, article: Article, policy: QuotePolicy) -> Answer:
+    return _quote(hit, article, policy)[0]
+
+
+def _quote(hit: Hit, article: Article, policy: QuotePolicy) -> tuple[Answer, int, int]:
+    """The answer, and which of the hit's sentences its quote spans."""
     first, last = quote_window(
         hit.sentence_scores, max_sentences=policy.max_sentences, margin=policy.margin
     )
     start, end = hit.sentences[first].start, hit.sentences[last].end
-    return Answer(
+    answer = Answer(
         quote=article.text[start:end],
         passage=article.text[hit.start : hit.end],
         score=hit.score,
@@ -87,13 +152,17 @@ def to_answer(hit: Hit, article: Article, policy: QuotePolicy) -> Answer:
         end=end,
         source=article.source,
     )
+    return answer, first, last
 
 
 def _union(a: Hit, b: Hit) -> Hit:
     scores: dict[Span, float] = dict(zip(a.sentences, a.sentence_scores, strict=True))
     scores.update(zip(b.sentences, b.sentence_scores, strict=True))
+    ids = dict(zip(a.sentences, a.sentence_ids, strict=False))
+    ids.update(zip(b.sentences, b.sentence_ids, strict=False))
     spans = sorted(scores, key=lambda s: s.start)
     best = a if a.score >= b.score else b
+    known = all(s in ids for s in spans)
     return Hit(
         passage_id=best.passage_id,
         article_id=a.article_id,
@@ -101,4 +170,5 @@ def _union(a: Hit, b: Hit) -> Hit:
         sentences=tuple(spans),
         sentence_scores=tuple(scores[s] for s in spans),
         similarity=max(a.similarity, b.similarity),
+        sentence_ids=tuple(ids[s] for s in spans) if known else (),
     )

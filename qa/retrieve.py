@@ -85,6 +85,7 @@ class Retriever:
             min_score=settings.min_score,
             max_sentences=settings.quote_max_sentences,
             margin=settings.quote_margin,
+            corroborate=settings.corroborate_min,
         )
 
     def search_batch(
@@ -123,7 +124,12 @@ class Retriever:
             found = self._search(questions, vectors[rows], k, filters)
             for row, question, hits in zip(rows, questions, found, strict=True):
                 results[row] = make_result(
-                    question, hits, self.index.articles, k=k, policy=self.policy
+                    question,
+                    hits,
+                    self.index.articles,
+                    k=k,
+                    policy=self.policy,
+                    vectors=self.index.sentence_vectors,
                 )
         return [results[row] for row in range(len(queries))]
 
@@ -199,6 +205,7 @@ class Retriever:
                     sentences=tuple(self.index.sentences[s] for s in passage.sentence_ids),
                     sentence_scores=tuple(float(x) for x in sims[offset : offset + n]),
                     similarity=float(similarity),
+                    sentence_ids=tuple(passage.sentence_ids),
                 )
             )
             offset += n

@@ -83,6 +83,7 @@ class Hit:
     sentences: tuple[Span, ...]
     sentence_scores: tuple[float, ...]
     similarity: float  # cosine of question and passage: how well it matches, for abstaining
+    sentence_ids: tuple[int, ...] = ()  # the index's ids of ``sentences``, when known
 
     @property
     def start(self) -> int:
@@ -137,6 +138,19 @@ class Filters:
 
 
 @dataclass(frozen=True, slots=True)
+class Corroboration:
+    """Another article saying the same thing, with its own verbatim quote to check."""
+
+    source: Source
+    quote: str
+    start: int
+    end: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.source.to_dict(), "quote": self.quote, "start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     """A verbatim quote: ``article.text[start:end] == quote``."""
 
@@ -146,6 +160,7 @@ class Answer:
     start: int
     end: int
     source: Source
+    also_reported_by: tuple[Corroboration, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -155,6 +170,7 @@ class Answer:
             "start": self.start,
             "end": self.end,
             "source": self.source.to_dict(),
+            "also_reported_by": [c.to_dict() for c in self.also_reported_by],
         }
 
 

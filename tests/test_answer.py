@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -107,8 +108,17 @@ def test_answer_shape_keeps_its_names() -> None:
     shape = result.to_dict()
     assert set(shape) == {"question", "answers", "abstained"}
     (answer,) = shape["answers"]
-    assert set(answer) == {"quote", "passage", "score", "start", "end", "source"}
+    assert set(answer) == {
+        "quote",
+        "passage",
+        "score",
+        "start",
+        "end",
+        "source",
+        "also_reported_by",
+    }
     assert answer["score"] == 0.7123
+    assert answer["also_reported_by"] == []
     assert answer["source"] == {
         "article_id": "a1",
         "title": "Title",
@@ -117,3 +127,93 @@ def test_answer_shape_keeps_its_names() -> None:
         "published": "2022-03-03",
         "url": None,
     }
+
+
+# Two more articles for duplicates and corroboration: the same sentence in another
+# outlet (syndicated), and a paraphrase of it.
+WIRE = Article(Source("a2", "Wire copy", "Wire", None, None, "https://wire.example/1"), TEXT)
+OTHER_TEXT = "Negotiators gathered close to the frontier. The weather was cold."
+OTHER = Article(Source("a3", "Other", "Other Daily", None, None, None), OTHER_TEXT)
+OTHER_SENTENCES = (Span(0, 43), Span(44, 65))
+ARTICLES = {"a1": ARTICLE, "a2": WIRE, "a3": OTHER}
+# Sentence ids: a1 and a2 use 0-5 and 10-15 (same text), a3 uses 20-21.
+VECTORS = {
+    **{i: np.eye(4)[min(i, 3)] for i in range(6)},
+    **{10 + i: np.eye(4)[min(i, 3)] for i in range(6)},
+    20: np.array([0.1, 0.995, 0.0, 0.0]),  # a paraphrase of sentence 1
+    21: np.array([0.0, 0.0, 0.0, 1.0]),
+}
+
+
+def vectors(ids: list[int]) -> np.ndarray:
+    return np.array([VECTORS[i] / np.linalg.norm(VECTORS[i]) for i in ids])
+
+
+def hit_in(aid: str, first: int, last: int, score: float, scores: list[float]) -> Hit:
+    if aid == "a3":
+        spans, base = OTHER_SENTENCES, 20
+    else:
+        spans, base = SENTENCES, (0 if aid == "a1" else 10)
+    ids = tuple(range(base + first, base + last + 1))
+    return Hit(
+        first + 100 * int(aid[1]),
+        aid,
+        score,
+        spans[first : last + 1],
+        tuple(scores),
+        similarity=score,
+        sentence_ids=ids,
+    )
+
+
+def test_a_syndicated_copy_folds_into_one_answer_with_its_source() -> None:
+    hits = [hit_in("a1", 1, 1, 0.9, [0.9]), hit_in("a2", 1, 1, 0.85, [0.85])]
+    (answer,) = make_result("q", hits, ARTICLES, k=5, policy=POLICY).answers
+    assert answer.source.article_id == "a1"
+    (also,) = answer.also_reported_by
+    assert (also.source.outlet, also.quote) == ("Wire", "The delegations met near the border.")
+    assert WIRE.text[also.start : also.end] == also.quote
+
+
+def test_a_paraphrase_in_another_article_corroborates() -> None:
+    hits = [
+        hit_in("a1", 1, 1, 0.9, [0.9]),
+        hit_in("a3", 0, 0, 0.8, [0.8]),
+        hit_in("a1", 4, 4, 0.5, [0.5]),
+    ]
+    result = make_result("q", hits, ARTICLES, k=5, policy=POLICY, vectors=vectors)
+    first, second = result.answers
+    assert [c.source.article_id for c in first.also_reported_by] == ["a3"]
+    assert first.also_reported_by[0].quote == "Negotiators gathered close to the frontier."
+    assert second.quote == "Another paragraph starts here."
+    assert result.to_dict()["answers"][0]["also_reported_by"][0]["outlet"] == "Other Daily"
+
+
+def test_without_vectors_only_the_same_words_fold() -> None:
+    hits = [hit_in("a1", 1, 1, 0.9, [0.9]), hit_in("a3", 0, 0, 0.8, [0.8])]
+    result = make_result("q", hits, ARTICLES, k=5, policy=POLICY)
+    assert len(result.answers) == 2
+
+
+def test_a_paragraph_printed_twice_in_one_article_is_one_answer() -> None:
+    text = "The talks ended at dusk. Filler sentence here.\n\nThe talks ended at dusk."
+    article = Article(Source("a9"), text)
+    spans = (Span(0, 24), Span(25, 46), Span(48, 72))
+    hits = [
+        Hit(1, "a9", 0.9, spans[0:1], (0.9,), similarity=0.9, sentence_ids=(0,)),
+        Hit(2, "a9", 0.88, spans[2:3], (0.88,), similarity=0.88, sentence_ids=(2,)),
+        Hit(3, "a9", 0.5, spans[1:2], (0.5,), similarity=0.5, sentence_ids=(1,)),
+    ]
+    result = make_result("q", hits, {"a9": article}, k=5, policy=POLICY)
+    assert [a.quote for a in result.answers] == [
+        "The talks ended at dusk.",
+        "Filler sentence here.",
+    ]
+    assert result.answers[0].also_reported_by == ()
+
+
+def test_related_but_different_reports_stay_separate_answers() -> None:
+    hits = [hit_in("a1", 1, 1, 0.9, [0.9]), hit_in("a3", 1, 1, 0.8, [0.8])]
+    result = make_result("q", hits, ARTICLES, k=5, policy=POLICY, vectors=vectors)
+    assert [a.source.article_id for a in result.answers] == ["a1", "a3"]
+    assert all(not a.also_reported_by for a in result.answers)

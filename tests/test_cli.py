@@ -104,7 +104,7 @@ def test_ask_json_has_the_answer_shape(
     assert first["quote"] in first["passage"]
     assert first["source"]["outlet"] == "Foreign Policy"
     assert first["source"]["published"] == "2022-02-25"
-    assert set(first) == {"quote", "passage", "score", "start", "end", "source"}
+    assert set(first) == {"quote", "passage", "score", "start", "end", "source", "also_reported_by"}
 
 
 def test_ask_text_prints_quote_then_source(

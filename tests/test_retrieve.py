@@ -54,6 +54,9 @@ def test_every_answer_is_verbatim_and_located(seed_retriever: Retriever) -> None
             assert answer.quote in answer.passage
             assert answer.passage in text
             assert answer.source == articles[answer.source.article_id].source
+            for also in answer.also_reported_by:
+                assert articles[also.source.article_id].text[also.start : also.end] == also.quote
+                assert also.source.article_id != answer.source.article_id
 
 
 def test_no_indexed_passage_carries_site_chrome(seed_retriever: Retriever) -> None:
@@ -154,3 +157,17 @@ def test_odd_questions_are_questions_like_any_other(
     result = seed_retriever.ask(question)
     assert result.question == question
     assert isinstance(result.abstained, bool)
+
+
+def test_two_outlets_reporting_one_fact_make_one_answer(seed_retriever: Retriever) -> None:
+    result = seed_retriever.ask("Was Moscow willing to send a delegation for talks?", 5)
+    first = result.answers[0]
+    outlets = {first.source.outlet, *(c.source.outlet for c in first.also_reported_by)}
+    assert {"Foreign Policy", "The Moscow Times"} <= outlets
+    assert "send a delegation" in first.quote + " ".join(c.quote for c in first.also_reported_by)
+
+
+def test_no_two_answers_quote_the_same_words(seed_retriever: Retriever) -> None:
+    for result in seed_retriever.ask_batch([q["question"] for q in ANSWERABLE], 10):
+        quotes = [fold(a.quote) for a in result.answers]
+        assert len(quotes) == len(set(quotes))

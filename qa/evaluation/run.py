@@ -17,7 +17,7 @@ from qa.evaluation.sets import EvalSet, Question, fold
 from qa.index import Index
 from qa.indexing import build, chunking_of
 from qa.retrieve import Retriever
-from qa.types import Answer
+from qa.types import Answer, Source
 
 TOP_QUOTES = 3
 
@@ -90,8 +90,18 @@ def run(
     for question in questions:
         started = time.perf_counter()
         hits = retriever.search(question.text, search_k)
-        ranked = make_result(question.text, hits, index.articles, k=search_k, policy=everything)
-        kept = make_result(question.text, hits, index.articles, k=k, policy=retriever.policy)
+        # Judged as a user sees them: repeats folded, corroborations listed under answers.
+        ranked, kept = (
+            make_result(
+                question.text,
+                hits,
+                index.articles,
+                k=n,
+                policy=policy,
+                vectors=index.sentence_vectors,
+            )
+            for n, policy in ((search_k, everything), (k, retriever.policy))
+        )
         latency = (time.perf_counter() - started) * 1000
         answers = ranked.answers
         outcomes.append(
@@ -108,20 +118,32 @@ def run(
 
 
 def _units(question: Question, answers: Sequence[Answer], unit: str, k: int) -> tuple[Unit, ...]:
-    if unit == "article":
-        ids = list(dict.fromkeys(a.source.article_id for a in answers))[:k]
+    if unit == "article":  # an article listed as also reporting an answer was found too
+        found = (s.article_id for a in answers for s in (a.source, *_sources(a)))
+        ids = list(dict.fromkeys(found))[:k]
         return tuple(Unit(i, i in question.relevant) for i in ids)
+    # An answer is right when its passage, or a quote it lists as also reported, holds
+    # a gold string: the reader sees both in the same place.
     return tuple(
-        Unit(f"{a.source.article_id}:{a.start}-{a.end}", _answers(question, a)) for a in answers[:k]
+        Unit(
+            f"{a.source.article_id}:{a.start}-{a.end}",
+            _holds(question, a.source, a.passage)
+            or any(_holds(question, c.source, c.quote) for c in a.also_reported_by),
+        )
+        for a in answers[:k]
     )
 
 
-def _answers(question: Question, answer: Answer) -> bool:
-    """The passage holds a gold string, in one of the allowed articles if any are named."""
-    if question.article_ids and answer.source.article_id not in question.article_ids:
+def _sources(answer: Answer) -> list[Source]:
+    return [c.source for c in answer.also_reported_by]
+
+
+def _holds(question: Question, source: Source, text: str) -> bool:
+    """The text holds a gold string, in one of the allowed articles if any are named."""
+    if question.article_ids and source.article_id not in question.article_ids:
         return False
-    passage = fold(answer.passage)
-    return any(fold(gold) in passage for gold in question.answers)
+    folded = fold(text)
+    return any(fold(gold) in folded for gold in question.answers)
 
 
 def _quote_hit(question: Question, answers: Sequence[Answer]) -> bool | None:
