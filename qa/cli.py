@@ -318,6 +318,18 @@ def eval_command(
     click.echo(json.dumps(to_json(result), indent=2) if as_json else text(result))
 
 
+@cli.command("bot")
+@_index_dir_option
+def bot_command(index_dir: Path | None) -> None:
+    """Run the Telegram bot (long polling) until Ctrl-C; needs TELEGRAM_BOT_TOKEN.
+
+    Create the bot with @BotFather in Telegram; see README.md, "Telegram bot".
+    """
+    from bots.telegram_bot import run
+
+    run(_settings(index_dir))
+
+
 def render(result: Result) -> str:
     """Readable answers: each quote, then "— Title, Outlet, date, url"."""
     if result.abstained:
