@@ -31,8 +31,12 @@ class Settings(BaseSettings):
     batch_size: int = Field(32, ge=1, le=1024, description="Texts per model call when indexing.")
 
     retriever: Literal["dense", "bm25", "hybrid"] = Field(
-        "dense", description="How passages are found: by meaning, by words, or both."
+        "hybrid", description="How passages are found: by meaning, by words, or both."
     )
+    # How hybrid weighs meaning against words, and a passage's best sentence within
+    # meaning; see qa/fusion.py for how they were chosen.
+    hybrid_dense_weight: float = Field(0.65, ge=0.0, le=1.0)
+    hybrid_sentence_weight: float = Field(0.4, ge=0.0, le=1.0)
     k: int = Field(5, ge=1, le=50, description="Answers returned by default.")
     max_k: int = Field(50, ge=1, description="The most answers one question may ask for.")
     max_question_chars: int = Field(2000, ge=1)

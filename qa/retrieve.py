@@ -12,13 +12,16 @@ from qa.answer import QuotePolicy, make_result
 from qa.config import Settings
 from qa.embed import Embedder, Vectors
 from qa.errors import InputError
+from qa.fusion import Weights, fuse
 from qa.index import Index, check_model
 from qa.types import Filters, Hit, Result
 
 # Overlapping passages merge into one answer, so fetch more than k to still have k.
 _FETCH_FACTOR = 3
 _FETCH_EXTRA = 10
-_RRF_CONSTANT = 60
+# Hybrid search fuses this many candidates from each list at least: enough for the
+# normalisation to see the spread of scores, which is what the weights were chosen with.
+_FUSION_POOL = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +90,7 @@ class Retriever:
             margin=settings.quote_margin,
             corroborate=settings.corroborate_min,
         )
+        self.weights = Weights(settings.hybrid_dense_weight, settings.hybrid_sentence_weight)
 
     def search_batch(
         self, questions: Sequence[str], k: int, filters: Filters | None = None
@@ -174,9 +178,10 @@ class Retriever:
     ) -> list[list[tuple[int, float]]]:
         """(passage id, score) per question, best first, by the configured method."""
         method = self.settings.retriever
-        dense = _pairs(*self.index.search(vectors, fetch, allowed)) if method != "bm25" else None
+        pool = fetch if method != "hybrid" else max(fetch, _FUSION_POOL)
+        dense = _pairs(*self.index.search(vectors, pool, allowed)) if method != "bm25" else None
         lexical = (
-            _pairs(*self.index.lexical.search(questions, fetch, allowed))
+            _pairs(*self.index.lexical.search(questions, pool, allowed))
             if method != "dense"
             else None
         )
@@ -185,8 +190,27 @@ class Retriever:
         if lexical is None:
             return dense
         return [
-            _reciprocal_rank_fusion([d, lx])[:fetch] for d, lx in zip(dense, lexical, strict=True)
+            self._fuse(vector, d, lx)[:fetch]
+            for vector, d, lx in zip(vectors, dense, lexical, strict=True)
         ]
+
+    def _fuse(
+        self, vector: np.ndarray, dense: list[tuple[int, float]], lexical: list[tuple[int, float]]
+    ) -> list[tuple[int, float]]:
+        candidates = list(dict.fromkeys([pid for pid, _ in dense] + [pid for pid, _ in lexical]))
+        bm25 = dict(lexical)
+        passages = [self.index.passages[pid] for pid in candidates]
+        sentence_ids = [sid for p in passages for sid in p.sentence_ids]
+        sentence_cosine = self.index.sentence_vectors(sentence_ids) @ vector
+        starts = np.cumsum([0] + [len(p.sentence_ids) for p in passages[:-1]])
+        best = np.maximum.reduceat(sentence_cosine, starts) if passages else np.zeros(0, np.float32)
+        return fuse(
+            candidates,
+            self.index.passage_vectors(candidates) @ vector,
+            best,
+            np.array([bm25.get(pid, 0.0) for pid in candidates], dtype=np.float32),
+            self.weights,
+        )
 
     def _hits(self, vector: np.ndarray, ranked: list[tuple[int, float]]) -> list[Hit]:
         passages = [self.index.passages[pid] for pid, _ in ranked]
@@ -217,14 +241,3 @@ def _pairs(scores: np.ndarray, ids: np.ndarray) -> list[list[tuple[int, float]]]
         [(int(i), float(s)) for s, i in zip(row_scores, row_ids, strict=True) if i >= 0]
         for row_scores, row_ids in zip(scores, ids, strict=True)
     ]
-
-
-def _reciprocal_rank_fusion(
-    rankings: Sequence[list[tuple[int, float]]], constant: int = _RRF_CONSTANT
-) -> list[tuple[int, float]]:
-    """Each list votes 1 / (constant + rank) for its passages (Cormack et al., 2009)."""
-    fused: dict[int, float] = {}
-    for ranking in rankings:
-        for rank, (pid, _) in enumerate(ranking, start=1):
-            fused[pid] = fused.get(pid, 0.0) + 1.0 / (constant + rank)
-    return sorted(fused.items(), key=lambda item: item[1], reverse=True)
