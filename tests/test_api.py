@@ -526,3 +526,20 @@ def test_cors_origins_are_configurable(seed_index_dir: Path, real_embedder: Embe
         assert preflight.headers["access-control-allow-origin"] == origin
         other = httpx.get(f"{url}/health", headers={"Origin": "https://elsewhere.example"})
         assert "access-control-allow-origin" not in other.headers
+
+
+def test_an_index_rebuilt_by_another_process_is_picked_up(
+    seed_copy: Path, real_embedder: Embedder, tmp_path: Path
+) -> None:
+    from qa.corpus.load import load
+    from qa.indexing import build
+
+    story = tmp_path / "fish.txt"
+    story.write_text(FISH, encoding="utf-8")
+    with serve(seed_copy, real_embedder) as url, httpx.Client(base_url=url) as client:
+        # What `qa index --add fish.txt` does from another terminal.
+        settings = Settings(index_dir=seed_copy)
+        build(seed_copy, load([story]).articles, settings, lambda: real_embedder, add=True)
+        top = ask(client, "Where was the summit on fishing quotas?")["answers"][0]
+        assert "Reykjavik" in top["quote"]
+        assert client.get("/health").json()["articles"] == 6
