@@ -90,16 +90,13 @@ def run(
     for question in questions:
         started = time.perf_counter()
         hits = retriever.search(question.text, search_k)
-        # Judged as a user sees them: repeats folded, corroborations listed under answers.
+        # Passages are judged as a user sees them, paraphrases from other articles folded
+        # into the answer they corroborate. Articles (benchmarks) are judged by the
+        # ranking itself: there, folding similar abstracts or paragraphs of one topic
+        # would hide documents that each count.
+        vectors = index.sentence_vectors if evalset.unit != "article" else None
         ranked, kept = (
-            make_result(
-                question.text,
-                hits,
-                index.articles,
-                k=n,
-                policy=policy,
-                vectors=index.sentence_vectors,
-            )
+            make_result(question.text, hits, index.articles, k=n, policy=policy, vectors=vectors)
             for n, policy in ((search_k, everything), (k, retriever.policy))
         )
         latency = (time.perf_counter() - started) * 1000
