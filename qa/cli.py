@@ -235,7 +235,7 @@ def serve_command(host: str | None, port: int | None, index_dir: Path | None) ->
     settings = _settings(index_dir)
     configure_logging()
     sidecars = []
-    if getattr(settings, "telegram_bot_token", None) is not None:
+    if settings.telegram_bot_token is not None:
         from bots.telegram_bot import run_alongside
 
         sidecars.append(run_alongside)
