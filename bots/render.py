@@ -12,7 +12,6 @@ import html
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from bots.corroborate import similar_outlets
 from qa.types import Answer, Result, Source
 
 LIMIT = 4096  # Telegram's longest message, counted in UTF-16 code units
@@ -82,19 +81,30 @@ def answer_block(answer: Answer, label: str, also: Sequence[str] = ()) -> str:
     tail = f"</blockquote>\n{label} {source_line(answer.source)}"
     if also:
         names = ", ".join(fit(name, NAME_MAX) for name in also[:ALSO_MAX])
-        tail += f"\n<i>Also reported, in similar words, by {names}.</i>"
+        tail += f"\n<i>Also reported by {names}.</i>"
     room = LIMIT - length("<blockquote>" + tail)
     return f"<blockquote>{fit(answer.quote, room)}{tail}"
 
 
 def answers(result: Result, start: int = 0, count: int = PAGE) -> list[str]:
     """Answers ``start`` to ``start + count`` (numbered from 1) as message texts."""
-    also = similar_outlets(result.question, result.answers)
+    also = [other_outlets(a) for a in result.answers]
     blocks = [
         answer_block(result.answers[n], f"<b>{n + 1}.</b>", also[n])
         for n in range(start, min(start + count, len(result.answers)))
     ]
     return pack(blocks)
+
+
+def other_outlets(answer: Answer) -> tuple[str, ...]:
+    """Outlets besides the answer's own that qa found saying the same (also_reported_by)."""
+    own = (answer.source.outlet or "").casefold()
+    names: dict[str, str] = {}
+    for other in answer.also_reported_by:
+        name = other.source.outlet
+        if name and name.casefold() != own:
+            names.setdefault(name.casefold(), name)
+    return tuple(names.values())
 
 
 def nothing_found(question: str) -> str:

@@ -221,7 +221,7 @@ def test_several_outlets_reporting_the_same_are_noted(
     [reply] = replies(telegram, 1004)
     first = reply.params["text"].split("\n\n")[0]
     assert "30,000 troops in Belarus" in first
-    assert "<i>Also reported, in similar words, by The Moscow Times" in first
+    assert "<i>Also reported by The Moscow Times" in first
 
 
 def test_markup_in_questions_never_breaks_a_message(bot: BotThread, telegram: FakeTelegram) -> None:

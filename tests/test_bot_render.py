@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bots import buttons, render
-from bots.corroborate import similar_outlets
-from qa.types import Answer, Result, Source
+from qa.types import Answer, Corroboration, Result, Source
 from tests.fake_telegram import html_problems, plain_text, telegram_length
 
 MOSCOW_TIMES = Source(
@@ -109,59 +109,28 @@ def test_emoji_count_twice_toward_the_limit() -> None:
     assert_valid([message])
 
 
+def corroborated(quote: str, *others: tuple[Source, str]) -> Answer:
+    also = tuple(Corroboration(src, text, 0, len(text)) for src, text in others)
+    return replace(answer(quote), also_reported_by=also)
+
+
 def test_outlets_reporting_the_same_thing_are_noted() -> None:
-    result = Result(
-        "How many Russian troops are in Belarus?",
-        (
-            answer(
-                "Russia amassed 30,000 troops in Belarus, which remained in the country "
-                "following joint military exercises."
-            ),
-            answer(
-                "Belarus is hosting thousands of Russian troops after joint military "
-                "exercises ended on Feb. 20.",
-                MOSCOW_TIMES,
-            ),
-            answer("Ukraine will not hold peace talks in Minsk.", Source("002", outlet="Axios")),
-        ),
+    first = corroborated(
+        "Russia amassed 30,000 troops in Belarus.",
+        (MOSCOW_TIMES, "Belarus is hosting thousands of Russian troops."),
+        (Source("x", outlet="the moscow times"), "Thousands of troops."),
+        (Source("y", outlet="Axios"), "Troops are in Belarus."),
     )
-    [message] = render.answers(result)
+    alone = answer("Ukraine will not hold peace talks in Minsk.", Source("002", outlet="Axios"))
+    [message] = render.answers(Result("How many Russian troops are in Belarus?", (first, alone)))
     blocks = message.split("\n\n")
-    assert "Also reported, in similar words, by The Moscow Times." in blocks[0]
-    assert "Also reported, in similar words, by Foreign Policy." in blocks[1]
-    assert "Also reported" not in blocks[2]
+    assert "<i>Also reported by The Moscow Times, Axios.</i>" in blocks[0]
+    assert "Also reported" not in blocks[1]
 
 
-def test_the_same_outlet_twice_is_not_several_outlets() -> None:
-    quote = "Belarus is hosting thousands of Russian troops after joint military exercises."
-    result = (answer(quote), answer(quote, start=500))
-    assert similar_outlets("How many?", result) == [(), ()]
-
-
-def test_quotes_sharing_only_the_question_words_do_not_agree() -> None:
-    found = similar_outlets(
-        "What did Russia say about Ukraine?",
-        (
-            answer("Russia said Ukraine must be neutral."),
-            answer("Russia said that Ukraine had attacked first.", MOSCOW_TIMES),
-        ),
-    )
-    assert found == [(), ()]
-
-
-def test_also_reported_by_from_qa_is_used() -> None:
-    class Corroboration:
-        source = Source("y", outlet="Axios")
-
-    class WithAlso:
-        """An Answer as qa gives it, listing other articles that say the same."""
-
-        quote = "A quote."
-        source = FOREIGN_POLICY
-        also_reported_by = (MOSCOW_TIMES, Corroboration(), FOREIGN_POLICY)
-
-    found = similar_outlets("q", [WithAlso()])  # type: ignore[list-item]
-    assert found == [("The Moscow Times", "Axios")]
+def test_the_same_outlet_is_not_another_outlet() -> None:
+    same = corroborated("A quote.", (Source("z", outlet="Foreign Policy"), "The same quote."))
+    assert render.other_outlets(same) == ()
 
 
 # -- other texts -----------------------------------------------------------------------
