@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -24,6 +25,7 @@ from bots.feedback import FeedbackStore
 from bots.limits import RateLimiter, Verdict
 from bots.logs import REDACTED, TokenFilter
 from bots.telegram_bot import run_alongside
+from qa.api import create_app
 from qa.cli import main as cli_main
 from qa.config import Settings
 from qa.embed import Embedder
@@ -32,6 +34,7 @@ from qa.retrieve import Retriever
 from qa.service import Service
 from qa.types import Answer, Source
 from tests.fake_telegram import BOT_USER, Call, FakeTelegram, html_problems, plain_text
+from tests.serving import running
 
 BORDER = "Where did Russian and Ukrainian delegations meet for the second round?"
 TROOPS = "How many Russian troops are in Belarus?"
@@ -577,3 +580,35 @@ def test_settings_read_the_token_and_allowlist_from_the_environment(
     assert settings.telegram_base_url == "http://localhost:8081/bot"
     monkeypatch.setenv("QA_TELEGRAM_ALLOWED_CHATS", "[7]")
     assert Settings().telegram_allowed_chats == (7,)
+
+
+def test_serve_runs_the_api_and_the_bot_in_one_process(
+    telegram: FakeTelegram,
+    seed_settings: Settings,
+    seed_index_dir: Path,
+    real_embedder: Embedder,
+    tmp_path: Path,
+) -> None:
+    settings = bot_settings(seed_settings, telegram, tmp_path / "telegram.sqlite3")
+    app = create_app(settings, embedder=lambda: real_embedder, sidecars=(run_alongside,))
+    with running(app) as url:
+        asked = httpx.get(f"{url}/ask", params={"q": TROOPS, "k": 1}).json()
+        assert "30,000 troops" in asked["answers"][0]["quote"]
+        telegram.send(1090, TROOPS)
+        [reply] = replies(telegram, 1090)
+        assert "30,000 troops" in reply.params["text"]
+
+
+def test_serve_without_a_reachable_bot_api_still_serves(
+    seed_settings: Settings, seed_index_dir: Path, real_embedder: Embedder, tmp_path: Path
+) -> None:
+    settings = seed_settings.model_copy(
+        update={
+            "telegram_bot_token": SecretStr("123:abc"),
+            "telegram_base_url": "http://127.0.0.1:9/bot",  # nothing listens on port 9
+            "telegram_db": tmp_path / "telegram.sqlite3",
+        }
+    )
+    app = create_app(settings, embedder=lambda: real_embedder, sidecars=(run_alongside,))
+    with running(app) as url:
+        assert httpx.get(f"{url}/health").json()["status"] == "ok"
