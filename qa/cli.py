@@ -272,6 +272,7 @@ def configure_logging() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write Markdown.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@_filter_options
 @_index_dir_option
 def eval_command(
     testset: Path | None,
@@ -282,6 +283,9 @@ def eval_command(
     as_json: bool,
     report: Path | None,
     quiet: bool,
+    outlets: tuple[str, ...],
+    published_from: str | None,
+    published_to: str | None,
     index_dir: Path | None,
 ) -> None:
     """Measure retrieval on TESTSET (default: seeds/questions.jsonl).
@@ -294,8 +298,10 @@ def eval_command(
     from qa.evaluation import default_testset, evaluate, read
     from qa.evaluation.report import as_json as to_json
     from qa.evaluation.report import markdown, text
+    from qa.retrieve import make_filters
 
     settings = _settings(index_dir)
+    filters = make_filters(outlets, published_from, published_to)
     if retriever and compare:
         raise click.UsageError("give --retriever or --compare, not both")
     names = (
@@ -310,6 +316,7 @@ def eval_command(
         lambda: get_embedder(settings.model, settings.device),
         retrievers=names,
         k=k,
+        filters=filters,
         progress=not quiet,
     )
     if report is not None:

@@ -314,6 +314,30 @@ def test_eval_command_prints_a_table_json_and_a_report(
     )
 
 
+def test_eval_filters_ask_only_the_chosen_articles(
+    capsys: pytest.CaptureFixture[str], seed_index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(SEEDS.parent)
+    args = ["eval", "--retriever", "dense", "--index-dir", str(seed_index_dir), "-q"]
+    code = main([*args, "--json", "--outlet", "axios", "--from", "2022-03-01"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert data["filters"] == {
+        "outlet": ["axios"],
+        "published_from": "2022-03-01",
+        "published_to": None,
+    }
+    (result,) = data["results"]
+    quoted = {q["source"]["outlet"] for f in result["failures"] for q in f["top_quotes"]}
+    assert quoted == {"Axios"}
+    # Questions answered only in other outlets are now missed.
+    assert result["metrics"]["recall@10"] < 0.5
+
+    code = main([*args, "--outlet", "Axios"])
+    assert code == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("k=10; only Axios")
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -330,6 +354,10 @@ def test_eval_command_prints_a_table_json_and_a_report(
             "error: unknown retriever magic",
         ),
         (["eval", "--k", "0", "--index-dir", "{seeds}"], "error: --k must be from 1 to 50, not 0"),
+        (
+            ["eval", "--from", "March", "--index-dir", "{seeds}"],
+            "error: published_from 'March' is not a date; write it as YYYY-MM-DD",
+        ),
     ],
 )
 def test_eval_errors_are_one_line(

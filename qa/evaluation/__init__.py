@@ -14,6 +14,7 @@ from qa.evaluation.run import index_for, run
 from qa.evaluation.sets import EvalSet, read
 from qa.index import open_index
 from qa.indexing import build
+from qa.types import Filters
 
 RETRIEVERS = ("dense", "bm25", "hybrid")
 
@@ -27,9 +28,14 @@ def evaluate(
     *,
     retrievers: Sequence[str],
     k: int,
+    filters: Filters | None = None,
     progress: bool = False,
 ) -> Evaluation:
-    """Ask every question with each retriever, on the same index, and score them."""
+    """Ask every question with each retriever, on the same index, and score them.
+
+    ``filters`` limit the articles every question is asked of, as `qa ask --outlet`
+    does; a question whose answer is filtered out then counts as missed.
+    """
     unknown = [r for r in retrievers if r not in RETRIEVERS]
     if unknown or not retrievers:
         named = ", ".join(unknown) or "(none)"
@@ -54,11 +60,19 @@ def evaluate(
             embedder(),
             settings.model_copy(update={"retriever": name}),
             k=k,
+            filters=filters,
             progress=progress,
         )
         for name in retrievers
     )
-    return Evaluation(evalset, k, results, tuple(score(r) for r in results), significance(results))
+    return Evaluation(
+        evalset,
+        k,
+        results,
+        tuple(score(r) for r in results),
+        significance(results),
+        filters or Filters(),
+    )
 
 
 def default_testset(settings: Settings) -> Path:

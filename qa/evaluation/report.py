@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from qa.evaluation.metrics import RANKING, Scores
 from qa.evaluation.run import Outcome, RunResult
 from qa.evaluation.sets import EvalSet
+from qa.types import Filters
 
 LABELS = {
     "recall@1": "R@1",
@@ -30,6 +31,7 @@ class Evaluation:
     results: tuple[RunResult, ...]
     scores: tuple[Scores, ...]
     better_than: dict[str, dict[str, list[str]]]
+    filters: Filters = field(default_factory=Filters)
 
 
 def header(ev: Evaluation) -> str:
@@ -37,7 +39,20 @@ def header(ev: Evaluation) -> str:
     return (
         f"{ev.evalset.name}: {s.answerable + s.off_topic} questions "
         f"({s.answerable} answerable, {s.off_topic} that should abstain), k={ev.k}"
+        + (f"; only {describe(ev.filters)}" if ev.filters else "")
     )
+
+
+def describe(filters: Filters) -> str:
+    """The filters in words, for the header of a table."""
+    parts = []
+    if filters.outlets:
+        parts.append(" or ".join(filters.outlets))
+    if filters.published_from:
+        parts.append(f"from {filters.published_from}")
+    if filters.published_to:
+        parts.append(f"to {filters.published_to}")
+    return ", ".join(parts)
 
 
 def table_rows(ev: Evaluation) -> tuple[list[str], list[list[str]]]:
@@ -97,6 +112,11 @@ def as_json(ev: Evaluation) -> dict[str, Any]:
     return {
         "testset": ev.evalset.name,
         "k": ev.k,
+        "filters": {
+            "outlet": list(ev.filters.outlets),
+            "published_from": ev.filters.published_from,
+            "published_to": ev.filters.published_to,
+        },
         "results": [
             {
                 "retriever": s.retriever,

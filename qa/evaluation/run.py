@@ -17,7 +17,7 @@ from qa.evaluation.sets import EvalSet, Question, fold
 from qa.index import Index
 from qa.indexing import build, chunking_of
 from qa.retrieve import Retriever
-from qa.types import Answer, Source
+from qa.types import Answer, Filters, Source
 
 TOP_QUOTES = 3
 
@@ -75,6 +75,7 @@ def run(
     settings: Settings,
     *,
     k: int,
+    filters: Filters | None = None,
     progress: bool = False,
 ) -> RunResult:
     """Every question, one at a time, so the latency is what a user waits."""
@@ -89,7 +90,7 @@ def run(
     outcomes = []
     for question in questions:
         started = time.perf_counter()
-        hits = retriever.search(question.text, search_k)
+        hits = retriever.search(question.text, search_k, filters)
         # Passages are judged as a user sees them, paraphrases from other articles folded
         # into the answer they corroborate. Articles (benchmarks) are judged by the
         # ranking itself: there, folding similar abstracts or paragraphs of one topic
