@@ -71,6 +71,8 @@ class Lexical:
             return scores, found
         mask = None if allowed is None else np.isin(self.ids, allowed)
         for row, tokens in enumerate(_tokenize(questions, ids=False)):
+            if not tokens:  # only stopwords or one-letter words: nothing to match
+                continue
             all_scores = self._model.get_scores(tokens)
             if mask is not None:
                 all_scores = np.where(mask, all_scores, 0.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -142,6 +143,16 @@ def test_odd_questions_are_questions_like_any_other(api: httpx.Client, question:
     assert body["answers"]
 
 
+@pytest.mark.parametrize("question", ["0", "Is it?", "…"])
+def test_questions_with_no_word_to_match_abstain(api: httpx.Client, question: str) -> None:
+    for response in (
+        api.post("/ask", json={"question": question}),
+        api.get("/ask", params={"q": question}),
+    ):
+        assert response.status_code == 200, response.text
+        assert response.json()["abstained"] is True
+
+
 def test_outlet_filter_keeps_only_that_outlet(api: httpx.Client) -> None:
     outlets = {a["outlet"] for a in api.get("/articles").json()}
     outlet = sorted(o for o in outlets if o)[0]
@@ -180,8 +191,12 @@ def test_articles_list_every_source_with_its_passage_count(api: httpx.Client) ->
 
 def test_docs_and_openapi_are_served(api: httpx.Client) -> None:
     assert "swagger" in api.get("/docs").text.lower()
-    paths = api.get("/openapi.json").json()["paths"]
-    assert {"/ask", "/health", "/articles", "/articles/{article_id}"} <= set(paths)
+    spec = api.get("/openapi.json").json()
+    assert {"/ask", "/health", "/articles", "/articles/{article_id}"} <= set(spec["paths"])
+    # Every schema the docs refer to is in them, the JSON article body included.
+    refs = set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(spec)))
+    assert "ArticleIn" in refs and refs <= set(spec["components"]["schemas"])
+    assert set(spec["components"]["schemas"]["ArticleIn"]["required"]) == {"text"}
 
 
 def test_metrics_count_requests_abstentions_and_index_size(api: httpx.Client) -> None:
@@ -269,7 +284,18 @@ def test_unknown_article_and_endpoint_are_404(api: httpx.Client) -> None:
     assert response.status_code == 404
     assert "no-such-article" in response.json()["detail"]
     assert api.get("/nowhere").status_code == 404
-    assert api.put("/ask").status_code == 405
+
+
+def test_a_wrong_method_is_405_naming_the_right_ones(api: httpx.Client) -> None:
+    for path, allowed in (
+        ("/ask", "GET, POST"),
+        ("/articles", "GET, POST"),
+        ("/articles/000_771180aa20e17e84", "DELETE, GET"),
+    ):
+        response = api.put(path)
+        assert response.status_code == 405
+        assert response.headers["allow"] == allowed
+        assert f"use {allowed}" in response.json()["detail"]
 
 
 # -- who may write ------------------------------------------------------------------

@@ -34,6 +34,25 @@ def test_bm25_ranks_by_rare_words_and_stems() -> None:
     assert ids[0][0] == 30  # stemmed: harvesting ~ harvested
 
 
+def test_a_question_without_words_to_match_finds_nothing() -> None:
+    lexical = Lexical.build(["The talks were held in Belarus.", "It is what it is."], [1, 2])
+    scores, ids = lexical.search(["0", "Is it?", "?", "Belarus"], 2)
+    assert (ids[:3] == -1).all() and (scores[:3] == 0).all()
+    assert ids[3][0] == 1
+
+
+@pytest.mark.parametrize("method", ["dense", "bm25", "hybrid"])
+def test_every_method_takes_a_question_of_stopwords_or_one_character(
+    seed_retriever: Retriever, method: str
+) -> None:
+    settings = seed_retriever.settings.model_copy(update={"retriever": method})
+    retriever = Retriever(seed_retriever.index, seed_retriever.embedder, settings)
+    for question in ("0", "Is it?", "?!"):
+        result = retriever.ask(question)
+        assert result.question == question
+        assert result.abstained and not result.answers
+
+
 def test_bm25_round_trips_on_disk(tmp_path: Path) -> None:
     lexical = Lexical.build(["Grain ships left Odesa.", "Rates rose again."], [7, 9])
     lexical.save(tmp_path / "bm25")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.api import routes
 from qa.api.metrics import Metrics
+from qa.api.schemas import ArticleIn
 from qa.api.uploads import TooLargeError, UnsupportedTypeError, describe_errors
 from qa.config import Settings, get_settings
 from qa.embed import Embedder
@@ -96,7 +98,39 @@ def create_app(
         )
     app.middleware("http")(_log_requests)
     _add_error_handlers(app)
+    _document_article_body(app)
     return app
+
+
+def _document_article_body(app: FastAPI) -> None:
+    """Put ArticleIn in the OpenAPI components: POST /articles reads its body by hand
+    (JSON or an upload), so FastAPI does not see the model the docs refer to."""
+    plain = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = plain()
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            schemas["ArticleIn"] = ArticleIn.model_json_schema(
+                ref_template="#/components/schemas/{model}"
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route takes on this path, read from the OpenAPI paths.
+
+    Starlette's own Allow header names the methods of only one of the routes on a path.
+    """
+    methods: set[str] = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, request.url.path):
+            methods |= {method.upper() for method in operations}
+    return ", ".join(sorted(methods))
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:
@@ -151,9 +185,15 @@ def _add_error_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else "request failed"
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no such endpoint: {request.url.path}; see /docs"
-        elif exc.status_code == 405:
-            detail = f"{request.method} is not allowed on {request.url.path}; see /docs"
-        return JSONResponse({"detail": detail}, exc.status_code, headers=exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:
+            allowed = _allowed_methods(request)
+            detail = (
+                f"{request.method} is not allowed on {request.url.path}; "
+                f"use {allowed or 'another method'} (see /docs)"
+            )
+            headers = {**(exc.headers or {}), "Allow": allowed} if allowed else exc.headers
+        return JSONResponse({"detail": detail}, exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -10,12 +10,14 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from qa.api.schemas import (
+    QUESTION,
     ArticleOut,
     ArticleText,
     AskRequest,
     AskResponse,
     ErrorOut,
     Health,
+    K,
     WriteReport,
 )
 from qa.api.uploads import read_articles
@@ -81,8 +83,10 @@ async def ask_post(body: AskRequest, request: Request, svc: Service_) -> dict[st
 async def ask_get(
     request: Request,
     svc: Service_,
-    q: Annotated[str, Query(description="The question.")],
-    k: Annotated[int | None, Query(description="Answers wanted, 1 to 50.")] = None,
+    q: Annotated[str, Query(description="The question.", json_schema_extra=QUESTION)],
+    k: Annotated[
+        int | None, Query(description="Answers wanted, 1 to 50.", json_schema_extra=K)
+    ] = None,
     outlet: Annotated[list[str] | None, Query(description="Repeat for several.")] = None,
     published_from: dt.date | None = None,
     published_to: dt.date | None = None,

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+# The limits (the defaults of QA_MAX_QUESTION_CHARS and QA_MAX_K) are checked by qa with
+# messages of its own; in the schema they only tell clients what will be accepted.
+QUESTION: dict[str, Any] = {"minLength": 1, "maxLength": 2000, "pattern": r"\S"}
+K: dict[str, Any] = {"minimum": 1, "maximum": 50}
 
 
 class AskRequest(BaseModel):
@@ -12,8 +18,10 @@ class AskRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    question: StrictStr = Field(description="Up to 2,000 characters.")
-    k: StrictInt | None = Field(None, description="Answers wanted, 1 to 50 (default 5).")
+    question: StrictStr = Field(description="Up to 2,000 characters.", json_schema_extra=QUESTION)
+    k: StrictInt | None = Field(
+        None, description="Answers wanted, 1 to 50 (default 5).", json_schema_extra=K
+    )
     outlet: StrictStr | list[StrictStr] | None = Field(
         None, description="Only articles from this outlet (or these outlets)."
     )
