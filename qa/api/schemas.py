@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
+from qa.corpus.meta import ID
+
 # The limits (the defaults of QA_MAX_QUESTION_CHARS and QA_MAX_K) are checked by qa with
 # messages of its own; in the schema they only tell clients what will be accepted.
 QUESTION: dict[str, Any] = {"minLength": 1, "maxLength": 2000, "pattern": r"\S"}
@@ -66,7 +68,7 @@ class ArticleIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: StrictStr | None = None
+    id: StrictStr | None = Field(None, json_schema_extra={"pattern": ID.pattern})
     title: StrictStr | None = None
     text: StrictStr
     outlet: StrictStr | None = None

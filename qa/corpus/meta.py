@@ -25,7 +25,7 @@ _PUBLISHED = re.compile(
     r"\s*(?:[Zz]|[+-]\d{1,2}(?::?\d{2}(?::?\d{2}(?:\.\d+)?)?)?)?)?"
     r")?)?$"
 )
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")
+ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")  # what an article id may be
 _URL_IN_TEXT = re.compile(
     r"^(?:original|source|canonical) url\s*:\s*<?(https?://[^\s>]+)>?\s*$", re.I | re.M
 )
@@ -92,7 +92,7 @@ def normalise_published(value: object, *, where: str) -> str | None:
 
 
 def check_id(article_id: str, *, where: str) -> None:
-    if not _ID.match(article_id):
+    if not ID.match(article_id):
         raise CorpusError(
             f"{where}: id {article_id!r} must start with a letter or digit and contain only "
             "letters, digits and _ . : - (200 characters at most)"
