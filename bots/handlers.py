@@ -40,7 +40,7 @@ from bots.logs import describe
 from qa.config import Settings
 from qa.errors import InputError
 from qa.service import NotReadyError, Service
-from qa.types import Result
+from qa.types import Result, Source
 
 log = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
@@ -81,29 +81,30 @@ class Handlers:
 
     async def help(self, update: Update, context: Context) -> None:
         """/start and /help: what the bot knows, and how to ask it."""
-        message = update.effective_message
-        if message is None or not await self._admit(message):
-            return
-        try:
-            sources = [a.source for a in self.service.articles()]
-        except NotReadyError:
-            await self._reply(message, render.not_ready(self.service.problem))
-            return
-        text = render.help_text(sources, self.settings.telegram_examples, context.bot.username)
-        await self._reply(message, text)
+        message, sources = await self._known_sources(update)
+        if message is not None and sources is not None:
+            text = render.help_text(sources, self.settings.telegram_examples, context.bot.username)
+            await self._reply(message, text)
 
     async def sources(self, update: Update, context: Context) -> None:
         """/sources: the articles, so people know what they can ask about."""
-        message = update.effective_message
-        if message is None or not await self._admit(message):
-            return
-        try:
-            sources = [a.source for a in self.service.articles()]
-        except NotReadyError:
-            await self._reply(message, render.not_ready(self.service.problem))
+        message, sources = await self._known_sources(update)
+        if message is None or sources is None:
             return
         for text in render.sources(sources):
             await self._reply(message, text)
+
+    async def _known_sources(self, update: Update) -> tuple[Message | None, list[Source] | None]:
+        """The message to answer and the articles' sources; None where there is nothing
+        to say (a chat not admitted) or the index is not ready (then that is said)."""
+        message = update.effective_message
+        if message is None or not await self._admit(message):
+            return None, None
+        try:
+            return message, [a.source for a in self.service.articles()]
+        except NotReadyError:
+            await self._reply(message, render.not_ready(self.service.problem))
+            return message, None
 
     async def ask(self, update: Update, context: Context) -> None:
         """/ask QUESTION: the way to ask in a group without a mention."""
