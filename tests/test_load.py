@@ -333,7 +333,10 @@ def test_manifest_fills_fields_and_front_matter_wins(tmp_path: Path) -> None:
     write(tmp_path / "b.txt", BODY)
     write(tmp_path / "c.txt", BODY)
     loaded = load([tmp_path])
-    assert loaded.problems == ()
+    assert [str(p) for p in loaded.problems] == [
+        f"{tmp_path / 'metadata.yaml'}: no file 'missing.txt' in {tmp_path}; "
+        "check the name (it must match the file's name exactly)"
+    ]
     articles = by_id(loaded)
     a = articles["a"].source
     assert (a.title, a.outlet, a.author, a.published) == (
@@ -364,6 +367,15 @@ def test_manifest_id_field_gives_the_id(tmp_path: Path) -> None:
     write(tmp_path / "metadata.yaml", "a.txt:\n  id: talks-1\n")
     write(tmp_path / "a.txt", BODY)
     assert list(by_id(load([tmp_path]))) == ["talks-1"]
+
+
+def test_manifest_entry_naming_no_file_is_warned_about(tmp_path: Path) -> None:
+    write(tmp_path / "metadata.yaml", "a.txt:\n  outlet: Top\nA.TXT:\n  outlet: Typo\n")
+    write(tmp_path / "a.txt", BODY)
+    loaded = load([tmp_path])
+    assert by_id(loaded)["a"].source.outlet == "Top"
+    (problem,) = loaded.problems
+    assert "no file 'A.TXT'" in str(problem) and "metadata.yaml" in str(problem)
 
 
 def test_manifest_for_a_single_file_is_read_too(tmp_path: Path) -> None:

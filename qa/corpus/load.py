@@ -161,6 +161,12 @@ class _Loader:
                     self._manifests[folder] = read_manifest(
                         _decode(manifest.read_bytes(), manifest), where=str(manifest)
                     )
+                    for name in self._manifests[folder]:
+                        if not (folder / name).is_file():  # a typo would lose its metadata
+                            self._skip(
+                                f"{manifest}: no file {name!r} in {folder}; "
+                                "check the name (it must match the file's name exactly)"
+                            )
                 except CorpusError as exc:
                     self._skip(f"{exc}; its metadata was not used")
                 except OSError as exc:
