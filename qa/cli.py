@@ -272,6 +272,12 @@ def configure_logging() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write Markdown.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@click.option(
+    "--whole-documents",
+    is_flag=True,
+    help="Index a benchmark one passage per document, under its title, as BEIR and MTEB "
+    "do (to compare with their published figures).",
+)
 @_filter_options
 @_index_dir_option
 def eval_command(
@@ -283,6 +289,7 @@ def eval_command(
     as_json: bool,
     report: Path | None,
     quiet: bool,
+    whole_documents: bool,
     outlets: tuple[str, ...],
     published_from: str | None,
     published_to: str | None,
@@ -317,6 +324,7 @@ def eval_command(
         retrievers=names,
         k=k,
         filters=filters,
+        whole_documents=whole_documents,
         progress=not quiet,
     )
     if report is not None:

@@ -239,6 +239,42 @@ def test_benchmarks_get_a_cached_index_of_their_own(
         evaluate(testset, settings, no_model, retrievers=["magic"], k=3)
 
 
+def test_whole_documents_index_a_benchmark_one_passage_per_document(
+    tmp_path: Path, real_embedder: Embedder
+) -> None:
+    folder = beir_folder(tmp_path)
+    long_text = " ".join(f"Sentence number {n} of the grain report is here." for n in range(9))
+    write(
+        folder / "corpus.jsonl",
+        [
+            json.dumps({"_id": "d1", "title": "Grain exports", "text": long_text}),
+            json.dumps({"_id": "d2", "title": "Rates", "text": "The bank raised its rates again."}),
+        ],
+    )
+    testset = read(folder)
+    settings = Settings(cache_dir=tmp_path / "cache", index_dir=tmp_path / "unused")
+    for whole, passages in ((False, 5), (True, 2)):
+        evaluate(
+            testset,
+            settings,
+            lambda: real_embedder,
+            retrievers=["dense"],
+            k=3,
+            whole_documents=whole,
+        )
+        newest = max((tmp_path / "cache" / "eval").iterdir(), key=lambda p: p.stat().st_mtime)
+        assert len(open_index(newest).passages) == passages
+    with pytest.raises(InputError, match="--whole-documents is for benchmarks"):
+        evaluate(
+            read(SEEDS / "questions.jsonl"),
+            settings,
+            lambda: real_embedder,
+            retrievers=["dense"],
+            k=3,
+            whole_documents=True,
+        )
+
+
 def test_squad_unanswerable_questions_are_judged_on_abstaining(
     tmp_path: Path, real_embedder: Embedder
 ) -> None:

@@ -17,6 +17,9 @@ from qa.indexing import build
 from qa.types import Filters
 
 RETRIEVERS = ("dense", "bm25", "hybrid")
+# How BEIR and MTEB index a benchmark, and so how their published figures were measured:
+# each document one passage (up to 1,000 sentences), under its title.
+WHOLE_DOCUMENTS = {"passage_sentences": 1000, "passage_max_chars": 1_000_000, "passage_title": True}
 
 __all__ = ["RETRIEVERS", "EvalSet", "Evaluation", "evaluate", "read"]
 
@@ -29,12 +32,15 @@ def evaluate(
     retrievers: Sequence[str],
     k: int,
     filters: Filters | None = None,
+    whole_documents: bool = False,
     progress: bool = False,
 ) -> Evaluation:
     """Ask every question with each retriever, on the same index, and score them.
 
     ``filters`` limit the articles every question is asked of, as `qa ask --outlet`
     does; a question whose answer is filtered out then counts as missed.
+    ``whole_documents`` indexes a benchmark as BEIR and MTEB do, to compare with the
+    figures they publish.
     """
     unknown = [r for r in retrievers if r not in RETRIEVERS]
     if unknown or not retrievers:
@@ -42,6 +48,13 @@ def evaluate(
         raise InputError(f"unknown retriever {named}; choose from {', '.join(RETRIEVERS)}")
     if not 1 <= k <= settings.max_k:
         raise InputError(f"--k must be from 1 to {settings.max_k}, not {k}")
+    if whole_documents:
+        if evalset.articles is None:
+            raise InputError(
+                "--whole-documents is for benchmarks (a BEIR folder or a SQuAD file), which "
+                "qa indexes itself; a qa test set is asked of the index as it was built"
+            )
+        settings = settings.model_copy(update=WHOLE_DOCUMENTS)
     folder = index_for(evalset, settings, embedder, progress=progress)
     try:
         index = open_index(folder, model=settings.model)
