@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -224,7 +227,9 @@ def remove_command(article_ids: tuple[str, ...], index_dir: Path | None) -> None
 
 @cli.command("serve")
 @click.option("--host", default=None, help="Address to listen on (default: $QA_HOST or 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port (default: $QA_PORT or 8000).")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=None, help="Port (default: $QA_PORT or 8000)."
+)
 @_index_dir_option
 def serve_command(host: str | None, port: int | None, index_dir: Path | None) -> None:
     """Serve the HTTP API (docs at /docs); with TELEGRAM_BOT_TOKEN set, run the bot too."""
@@ -239,14 +244,41 @@ def serve_command(host: str | None, port: int | None, index_dir: Path | None) ->
         from bots.telegram_bot import run_alongside
 
         sidecars.append(run_alongside)
+    host = host or settings.host
+    port = settings.port if port is None else port
+    listening = _listen(host, port)  # before anything loads, so a busy port fails fast
     app = create_app(settings, sidecars=tuple(sidecars))
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
-        host=host or settings.host,
-        port=settings.port if port is None else port,
+        host=host,
+        port=port,
         access_log=False,  # qa.api logs one line per request, without the query string
         log_config=None,
     )
+    uvicorn.Server(config).run(sockets=[listening])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port, or a QAError that says what to do instead."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except socket.gaierror as exc:
+        raise QAError(
+            f"cannot listen on {host!r}: {exc.strerror}; give --host an address of this "
+            "machine, such as 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)"
+        ) from None
+    try:
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise QAError(
+                f"port {port} on {host} is already in use; stop what uses it or choose "
+                f"another: qa serve --port {port + 1 if port < 65535 else 8000} (or set QA_PORT)"
+            ) from None
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise QAError(
+            f"cannot listen on {host}:{port} ({reason}); choose another --host or --port"
+        ) from None
 
 
 def configure_logging() -> None:

@@ -361,3 +361,30 @@ def test_serve_runs_the_api_in_a_real_process(seed_index_dir: Path) -> None:
         _, err = process.communicate(timeout=30)
     requests = [line for line in err.splitlines() if '"path": "/ask"' in line]
     assert len(requests) == 1 and '"status": 200' in requests[0]
+
+
+def test_serve_on_a_busy_port_says_what_to_do(
+    capsys: pytest.CaptureFixture[str], seed_index_dir: Path
+) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code, _, err = run(capsys, "serve", "--port", str(port), "--index-dir", str(seed_index_dir))
+    assert code == 1
+    assert err == (
+        f"error: port {port} on 127.0.0.1 is already in use; stop what uses it or choose "
+        f"another: qa serve --port {port + 1} (or set QA_PORT)\n"
+    )
+
+
+def test_serve_on_an_address_of_another_machine_says_what_to_do(
+    capsys: pytest.CaptureFixture[str], seed_index_dir: Path
+) -> None:
+    # 192.0.2.1 is reserved for documentation (RFC 5737): no machine has it.
+    code, _, err = run(capsys, "serve", "--host", "192.0.2.1", "--port", "8000")
+    assert code == 1
+    assert err == (
+        "error: cannot listen on 192.0.2.1:8000 (Cannot assign requested address); "
+        "choose another --host or --port\n"
+    )
