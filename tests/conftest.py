@@ -95,6 +95,12 @@ def seed_retriever(
     return Retriever(open_index(seed_index_dir), real_embedder, seed_settings)
 
 
+def using(retriever: Retriever, method: str) -> Retriever:
+    """The same index and model, searched with another method (dense, bm25 or hybrid)."""
+    settings = retriever.settings.model_copy(update={"retriever": method})
+    return Retriever(retriever.index, retriever.embedder, settings)
+
+
 @pytest.fixture
 def seed_copy(tmp_path: Path, seed_index_dir: Path) -> Path:
     """A private copy of the seed index that a test may change."""

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from qa.fusion import Weights, fuse, zscore
 from qa.retrieve import Retriever
+from tests.conftest import using
 
 W = Weights()
 
@@ -61,21 +62,9 @@ def test_fusion_ranks_every_candidate_once_best_first(
 def test_hybrid_puts_a_lexical_only_and_a_meaning_led_answer_first(
     seed_retriever: Retriever,
 ) -> None:
-    hybrid = Retriever(
-        seed_retriever.index,
-        seed_retriever.embedder,
-        seed_retriever.settings.model_copy(update={"retriever": "hybrid"}),
-    )
-    dense = Retriever(
-        seed_retriever.index,
-        seed_retriever.embedder,
-        seed_retriever.settings.model_copy(update={"retriever": "dense"}),
-    )
-    bm25 = Retriever(
-        seed_retriever.index,
-        seed_retriever.embedder,
-        seed_retriever.settings.model_copy(update={"retriever": "bm25"}),
-    )
+    hybrid = using(seed_retriever, "hybrid")
+    dense = using(seed_retriever, "dense")
+    bm25 = using(seed_retriever, "bm25")
     # Words: "sanctions" and "Putin" find it; the model puts ten passages above it.
     words = "How did Putin respond to the sanctions?"
     answer = "changing his country’s nuclear posture"

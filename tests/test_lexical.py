@@ -13,7 +13,7 @@ from qa.index import LEXICAL, open_index
 from qa.indexing import build
 from qa.lexical import Lexical
 from qa.retrieve import Retriever
-from tests.conftest import HashEmbedder
+from tests.conftest import HashEmbedder, using
 from tests.test_index import A, B, C, article
 
 
@@ -45,8 +45,7 @@ def test_a_question_without_words_to_match_finds_nothing() -> None:
 def test_every_method_takes_a_question_of_stopwords_or_one_character(
     seed_retriever: Retriever, method: str
 ) -> None:
-    settings = seed_retriever.settings.model_copy(update={"retriever": method})
-    retriever = Retriever(seed_retriever.index, seed_retriever.embedder, settings)
+    retriever = using(seed_retriever, method)
     for question in ("0", "Is it?", "?!"):
         result = retriever.ask(question)
         assert result.question == question
@@ -99,8 +98,7 @@ def test_a_damaged_bm25_index_is_reported(
 def test_every_method_gives_verbatim_located_answers(
     seed_retriever: Retriever, method: str
 ) -> None:
-    settings = seed_retriever.settings.model_copy(update={"retriever": method})
-    retriever = Retriever(seed_retriever.index, seed_retriever.embedder, settings)
+    retriever = using(seed_retriever, method)
     result = retriever.ask("How many civilians had died, according to the government in Kyiv?")
     assert result.answers
     assert "352 Ukrainian civilians" in result.answers[0].quote
@@ -111,8 +109,7 @@ def test_every_method_gives_verbatim_located_answers(
 
 
 def test_bm25_finds_a_word_the_model_misses(seed_retriever: Retriever) -> None:
-    settings = seed_retriever.settings.model_copy(update={"retriever": "bm25"})
-    retriever = Retriever(seed_retriever.index, seed_retriever.embedder, settings)
+    retriever = using(seed_retriever, "bm25")
     hits = retriever.search("Abramovich", 3)
     assert (
         "Abramovich"
