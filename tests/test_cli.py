@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -388,3 +389,27 @@ def test_serve_on_an_address_of_another_machine_says_what_to_do(
         "error: cannot listen on 192.0.2.1:8000 (Cannot assign requested address); "
         "choose another --host or --port\n"
     )
+
+
+def test_serve_socket_lets_asyncio_turn_nagle_off() -> None:
+    """Each connection must get TCP_NODELAY, or every answer waits ~40 ms for an ACK."""
+    from qa.cli import _listen
+
+    async def nodelay_of_an_accepted_connection() -> int:
+        loop = asyncio.get_running_loop()
+        accepted: asyncio.Future[int] = loop.create_future()
+
+        class Probe(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                sock = transport.get_extra_info("socket")
+                accepted.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+        listening = _listen("127.0.0.1", 0)
+        server = await loop.create_server(Probe, sock=listening)
+        async with server:
+            _, writer = await asyncio.open_connection(*listening.getsockname()[:2])
+            value = await asyncio.wait_for(accepted, 10)
+            writer.close()
+        return value
+
+    assert asyncio.run(nodelay_of_an_accepted_connection()) != 0
