@@ -1,6 +1,6 @@
 """Benchmark of the HTTP API: start `qa serve`, load it from 1, 4 and 16 clients, print a table.
 
-    .venv/bin/python -m bench.api [--requests 200] [--clients 1,4,16] [--retrievers dense,hybrid]
+    .venv/bin/python -m bench.api [--requests 600] [--clients 1,4,16] [--retrievers dense,hybrid]
 
 Beside the service figures it times the bare ``model.encode`` of one question in the
 same run, so the ratio shows what the service adds to the model. Numbers depend on the
@@ -125,7 +125,7 @@ def bare_encode_ms(asked: list[str], repeat: int = 50) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--requests", type=int, default=200, help="Questions per row.")
+    parser.add_argument("--requests", type=int, default=600, help="Questions per row.")
     parser.add_argument("--clients", default="1,4,16", help="Concurrent clients per row.")
     parser.add_argument(
         "--retrievers", default="dense,hybrid", help="Retrievers, a row set each."
