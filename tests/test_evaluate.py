@@ -359,7 +359,7 @@ def test_eval_filters_ask_only_the_chosen_articles(
     data = json.loads(capsys.readouterr().out)
     assert code == 0
     assert data["filters"] == {
-        "outlet": ["axios"],
+        "outlets": ["axios"],
         "published_from": "2022-03-01",
         "published_to": None,
     }

@@ -7,12 +7,18 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
+from qa.config import Settings
 from qa.corpus.meta import ID
 
 # The limits (the defaults of QA_MAX_QUESTION_CHARS and QA_MAX_K) are checked by qa with
 # messages of its own; in the schema they only tell clients what will be accepted.
-QUESTION: dict[str, Any] = {"minLength": 1, "maxLength": 2000, "pattern": r"\S"}
-K: dict[str, Any] = {"minimum": 1, "maximum": 50}
+_DEFAULTS = Settings.model_fields
+QUESTION: dict[str, Any] = {
+    "minLength": 1,
+    "maxLength": _DEFAULTS["max_question_chars"].default,
+    "pattern": r"\S",
+}
+K: dict[str, Any] = {"minimum": 1, "maximum": _DEFAULTS["max_k"].default}
 
 
 class AskRequest(BaseModel):

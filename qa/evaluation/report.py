@@ -112,11 +112,7 @@ def as_json(ev: Evaluation) -> dict[str, Any]:
     return {
         "testset": ev.evalset.name,
         "k": ev.k,
-        "filters": {
-            "outlet": list(ev.filters.outlets),
-            "published_from": ev.filters.published_from,
-            "published_to": ev.filters.published_to,
-        },
+        "filters": ev.filters.to_dict(),
         "results": [
             {
                 "retriever": s.retriever,
