@@ -12,7 +12,7 @@ from qa.config import Settings
 from qa.embed import Embedder
 from qa.errors import InputError
 from qa.evaluation import evaluate, read
-from qa.evaluation.metrics import score
+from qa.evaluation.metrics import Calibration, score
 from qa.evaluation.run import Outcome, RunResult, Unit
 from qa.evaluation.sets import Question, read_beir, read_squad, read_testset
 from qa.index import open_index
@@ -24,11 +24,16 @@ FLOOR = {"recall@5": 0.95, "mrr@10": 0.86}
 
 
 def outcome(
-    qid: str, relevant: list[bool], *, answerable: bool = True, abstained: bool = False
+    qid: str,
+    relevant: list[bool],
+    *,
+    answerable: bool = True,
+    abstained: bool = False,
+    cosine: float | None = None,
 ) -> Outcome:
     question = Question(qid, f"question {qid}", answers=("gold",) if answerable else ())
     units = tuple(Unit(f"{qid}-{i}", r) for i, r in enumerate(relevant))
-    return Outcome(question, units, (), abstained, None, 1.0)
+    return Outcome(question, units, (), abstained, None, 1.0, cosine)
 
 
 def test_a_perfect_ranking_scores_one() -> None:
@@ -67,6 +72,43 @@ def test_abstention_shares_are_counted_apart() -> None:
     assert scores.answerable == 2 and scores.off_topic == 2
     assert scores.answerable_abstained == 0.5
     assert scores.off_topic_abstained == 0.5
+
+
+def calibration_of(answerable: list[float | None], others: list[float | None]) -> Calibration:
+    outcomes = [outcome(f"a{i}", [True], cosine=c) for i, c in enumerate(answerable)] + [
+        outcome(f"o{i}", [], answerable=False, cosine=c) for i, c in enumerate(others)
+    ]
+    calibration = score(RunResult("x", tuple(outcomes))).calibration
+    assert calibration is not None
+    return calibration
+
+
+def test_calibration_puts_the_threshold_in_the_widest_gap_that_separates() -> None:
+    c = calibration_of([0.5, 0.62, 0.8], [0.1, 0.2, 0.3])
+    assert c.balanced_accuracy == 1.0
+    assert c.threshold == pytest.approx(0.4)  # between 0.3 and 0.5
+    assert c.lowest_answerable == ("a0", 0.5) and c.highest_off_topic == ("o2", 0.3)
+
+
+def test_calibration_with_overlap_keeps_the_most_questions_right() -> None:
+    # One answerable question scores among the off-topic ones: letting it through
+    # would answer two off-topic questions, so the threshold leaves it out.
+    c = calibration_of([0.22, 0.5, 0.6, 0.7], [0.1, 0.25, 0.3])
+    assert c.threshold == pytest.approx(0.4)
+    assert c.balanced_accuracy == pytest.approx((3 / 4 + 1) / 2)
+    assert c.lowest_answerable == ("a0", 0.22)
+
+
+def test_calibration_counts_a_question_with_nothing_found_as_abstaining() -> None:
+    c = calibration_of([0.6, None], [None, 0.2])
+    assert c.lowest_answerable[1] == float("-inf")
+    assert c.threshold == pytest.approx(0.4)
+    assert c.balanced_accuracy == pytest.approx(0.75)
+
+
+def test_no_calibration_without_both_kinds_of_question() -> None:
+    only = (outcome("a", [True], cosine=0.5), outcome("b", [True], cosine=0.4))
+    assert score(RunResult("x", only)).calibration is None
 
 
 def test_an_empty_ranking_is_a_miss() -> None:
@@ -302,6 +344,10 @@ def test_seed_retrieval_stays_above_its_floor(
         assert scores.ranking[metric] >= floor, (metric, scores.ranking[metric])
     assert scores.off_topic_abstained == 1.0
     assert scores.answerable_abstained <= 0.05
+    # The default QA_MIN_SCORE is as good a threshold as this set supports.
+    assert scores.calibration is not None
+    now = (scores.off_topic_abstained + 1 - scores.answerable_abstained) / 2
+    assert now >= scores.calibration.balanced_accuracy - 1e-9
 
 
 def test_eval_command_prints_a_table_json_and_a_report(
@@ -325,7 +371,9 @@ def test_eval_command_prints_a_table_json_and_a_report(
     out, err = capsys.readouterr()
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0] == "questions.jsonl: 79 questions (66 answerable, 13 that should abstain), k=10"
+    assert lines[0] == (
+        "questions.jsonl: 119 questions (66 answerable, 53 that should abstain), k=10"
+    )
     assert lines[2].split()[:7] == ["retriever", "R@1", "R@3", "R@5", "R@10", "MRR@10", "nDCG@10"]
     assert [line.split()[0] for line in lines[4:6]] == ["dense", "bm25"]
     assert "Failures of dense" in out and "gold: near the Ukraine-Belarus border" in out
@@ -344,6 +392,12 @@ def test_eval_command_prints_a_table_json_and_a_report(
         "ndcg@10",
     }
     assert result["abstention"]["off_topic_abstained"] == 1.0
+    calibration = result["abstention"]["calibration"]
+    assert calibration["lowest_answerable"]["id"].startswith(("d", "n"))
+    assert calibration["highest_off_topic"]["id"].startswith("o")
+    assert 0.0 < calibration["suggested_min_score"] < 1.0
+    assert result["abstention"]["min_score"] == 0.35
+    assert "Abstention threshold QA_MIN_SCORE" in out
     assert {"p50", "p95"} == set(result["latency_ms"])
     assert all(
         {"id", "question", "gold", "top_quotes", "why"} <= set(f) for f in result["failures"]

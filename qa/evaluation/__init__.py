@@ -85,6 +85,7 @@ def evaluate(
         tuple(score(r) for r in results),
         significance(results),
         filters or Filters(),
+        settings.min_score,
     )
 
 

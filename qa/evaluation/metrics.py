@@ -8,6 +8,7 @@ the relevant items are the judged articles.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -24,6 +25,21 @@ MAX_P = 0.05
 
 
 @dataclass(frozen=True, slots=True)
+class Calibration:
+    """Where the abstention threshold (`QA_MIN_SCORE`) falls among a set's questions.
+
+    Each question's best passage cosine decides whether qa answers it. With another
+    model or corpus the cosines shift, so the threshold has to be chosen again: this
+    says which one this set supports.
+    """
+
+    lowest_answerable: tuple[str, float]  # question id, best cosine
+    highest_off_topic: tuple[str, float]
+    threshold: float  # best balanced accuracy here, in the middle of the widest such gap
+    balanced_accuracy: float  # mean of answerable questions answered and others abstained
+
+
+@dataclass(frozen=True, slots=True)
 class Scores:
     """All figures of one retriever on one test set."""
 
@@ -36,6 +52,7 @@ class Scores:
     latency_p95_ms: float
     answerable: int
     off_topic: int
+    calibration: Calibration | None = None  # None unless the set has both kinds
 
 
 def score(result: RunResult) -> Scores:
@@ -66,7 +83,49 @@ def score(result: RunResult) -> Scores:
         latency_p95_ms=float(np.percentile(latencies, 95)),
         answerable=len(answerable),
         off_topic=len(off_topic),
+        calibration=calibrate(answerable, off_topic),
     )
+
+
+def calibrate(answerable: Sequence[Outcome], off_topic: Sequence[Outcome]) -> Calibration | None:
+    """The threshold that best tells this set's answerable questions from the others.
+
+    A question is answered when its best cosine is at least the threshold, so the
+    candidates are the midpoints between neighbouring cosines (and just outside them).
+    """
+    if not answerable or not off_topic:
+        return None
+    yes = np.sort([_cosine(o) for o in answerable])
+    no = np.sort([_cosine(o) for o in off_topic])
+    seen = np.unique(np.concatenate([yes, no]))
+    seen = seen[np.isfinite(seen)]
+    if not len(seen):
+        return None
+    edges = np.concatenate([[seen[0] - _OUTSIDE], seen, [seen[-1] + _OUTSIDE]])
+    thresholds = (edges[:-1] + edges[1:]) / 2
+    gaps = np.diff(edges)
+    answered = 1 - np.searchsorted(yes, thresholds, side="left") / len(yes)
+    abstained = np.searchsorted(no, thresholds, side="left") / len(no)
+    accuracy = (answered + abstained) / 2
+    best = np.flatnonzero(np.isclose(accuracy, accuracy.max()))
+    pick = best[np.argmax(gaps[best])]
+    lowest = min(answerable, key=_cosine)
+    highest = max(off_topic, key=_cosine)
+    return Calibration(
+        lowest_answerable=(lowest.question.id, _cosine(lowest)),
+        highest_off_topic=(highest.question.id, _cosine(highest)),
+        threshold=float(thresholds[pick]),
+        balanced_accuracy=float(accuracy[pick]),
+    )
+
+
+# How far outside the cosines seen a threshold that answers (or abstains on) all is put.
+_OUTSIDE = 0.02
+
+
+def _cosine(outcome: Outcome) -> float:
+    """The best passage cosine; nothing found counts as lower than any."""
+    return -math.inf if outcome.best_cosine is None else outcome.best_cosine
 
 
 def significance(results: Sequence[RunResult]) -> dict[str, dict[str, list[str]]]:

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from qa.evaluation.metrics import RANKING, Scores
+from qa.evaluation.metrics import RANKING, Calibration, Scores
 from qa.evaluation.run import Outcome, RunResult
 from qa.evaluation.sets import EvalSet
 from qa.types import Filters
@@ -32,6 +32,7 @@ class Evaluation:
     scores: tuple[Scores, ...]
     better_than: dict[str, dict[str, list[str]]]
     filters: Filters = field(default_factory=Filters)
+    min_score: float | None = None  # the abstention threshold the questions were asked with
 
 
 def header(ev: Evaluation) -> str:
@@ -122,6 +123,8 @@ def as_json(ev: Evaluation) -> dict[str, Any]:
                 "abstention": {
                     "off_topic_abstained": s.off_topic_abstained,
                     "answerable_abstained": s.answerable_abstained,
+                    "min_score": ev.min_score,
+                    "calibration": _calibration_json(s.calibration),
                 },
                 "latency_ms": {"p50": s.latency_p50_ms, "p95": s.latency_p95_ms},
                 "better_than": ev.better_than.get(s.retriever, {}),
@@ -145,7 +148,37 @@ def _legend(ev: Evaluation) -> list[str]:
             lines.append(
                 f"* {name} beats {other} on {', '.join(metrics)} (paired t-test, p < 0.05)"
             )
+    calibrated = [_calibration_text(s.retriever, c) for s in ev.scores if (c := s.calibration)]
+    if calibrated:
+        now = "" if ev.min_score is None else f" (now {ev.min_score:g})"
+        lines += ["", f"Abstention threshold QA_MIN_SCORE{now}, from each question's best cosine:"]
+        lines += calibrated
     return lines
+
+
+def _calibration_text(retriever: str, c: Calibration) -> str:
+    (low_id, low), (high_id, high) = c.lowest_answerable, c.highest_off_topic
+    return (
+        f"- {retriever}: answerable questions {_cosine(low)} and up (lowest {low_id}), the others "
+        f"{_cosine(high)} at most (highest {high_id}); {c.threshold:.3f} separates them best here "
+        f"(balanced accuracy {c.balanced_accuracy:.3f})"
+    )
+
+
+def _cosine(value: float) -> str:
+    return "(nothing found)" if math.isinf(value) else f"{value:.3f}"
+
+
+def _calibration_json(c: Calibration | None) -> dict[str, Any] | None:
+    if c is None:
+        return None
+    (low_id, low), (high_id, high) = c.lowest_answerable, c.highest_off_topic
+    return {
+        "lowest_answerable": {"id": low_id, "cosine": _finite(low)},
+        "highest_off_topic": {"id": high_id, "cosine": _finite(high)},
+        "suggested_min_score": c.threshold,
+        "balanced_accuracy": c.balanced_accuracy,
+    }
 
 
 def _failures(result: RunResult) -> list[Outcome]:
@@ -208,4 +241,4 @@ def _number(value: float | None) -> str:
 
 
 def _finite(value: float) -> float | None:
-    return None if math.isnan(value) else value
+    return None if not math.isfinite(value) else value

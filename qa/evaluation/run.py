@@ -40,6 +40,7 @@ class Outcome:
     abstained: bool
     quote_hit: bool | None  # top quote holds a gold string; None without gold strings
     latency_ms: float
+    best_cosine: float | None = None  # what abstention is decided on; None: nothing found
 
     @property
     def top_relevant(self) -> bool:
@@ -112,6 +113,7 @@ def run(
                 abstained=kept.abstained,
                 quote_hit=_quote_hit(question, answers),
                 latency_ms=latency,
+                best_cosine=max((h.similarity for h in hits), default=None),
             )
         )
     return RunResult(settings.retriever, tuple(outcomes))
