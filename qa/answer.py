@@ -22,6 +22,7 @@ class QuotePolicy:
     max_sentences: int = 3
     margin: float = 0.08
     corroborate: float = 0.77  # quotes of two articles this similar say the same thing
+    per_article: int = 50  # answers of one article beyond this wait behind the others'
 
 
 # Quotes this similar are the same text, give or take punctuation or a caption's credit.
@@ -47,7 +48,7 @@ def make_result(
     """
     ranked = sorted(merge_overlapping(hits), key=lambda h: h.score, reverse=True)
     kept: list[_Kept] = []
-    for hit in ranked:
+    for hit in crowd(ranked, policy.per_article):
         if hit.similarity < policy.min_score:
             continue
         answer, first, last = _quote(hit, articles[hit.article_id], policy)
@@ -59,6 +60,17 @@ def make_result(
             continue
         same.corroborate(answer)
     return Result(question, tuple(c.answer for c in kept))
+
+
+def crowd(ranked: Sequence[Hit], per_article: int) -> list[Hit]:
+    """The hits in order, but each article's beyond the first ``per_article`` last."""
+    seen: dict[str, int] = {}
+    first: list[Hit] = []
+    rest: list[Hit] = []
+    for hit in ranked:
+        seen[hit.article_id] = seen.get(hit.article_id, 0) + 1
+        (first if seen[hit.article_id] <= per_article else rest).append(hit)
+    return first + rest
 
 
 @dataclass(slots=True)

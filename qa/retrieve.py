@@ -89,6 +89,7 @@ class Retriever:
             max_sentences=settings.quote_max_sentences,
             margin=settings.quote_margin,
             corroborate=settings.corroborate_min,
+            per_article=settings.max_per_article,
         )
         self.weights = Weights(settings.hybrid_dense_weight, settings.hybrid_sentence_weight)
 

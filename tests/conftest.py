@@ -95,10 +95,13 @@ def seed_retriever(
     return Retriever(open_index(seed_index_dir), real_embedder, seed_settings)
 
 
-def using(retriever: Retriever, method: str) -> Retriever:
-    """The same index and model, searched with another method (dense, bm25 or hybrid)."""
-    settings = retriever.settings.model_copy(update={"retriever": method})
-    return Retriever(retriever.index, retriever.embedder, settings)
+def using(retriever: Retriever, method: str | None = None, **settings: object) -> Retriever:
+    """The same index and model, searched with another method (dense, bm25 or hybrid)
+    or other settings."""
+    changes = {**settings, **({"retriever": method} if method else {})}
+    return Retriever(
+        retriever.index, retriever.embedder, retriever.settings.model_copy(update=changes)
+    )
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qa.answer import QuotePolicy, make_result, merge_overlapping, quote_window
+from qa.answer import QuotePolicy, crowd, make_result, merge_overlapping, quote_window
 from qa.types import Article, Hit, Source, Span
 
 TEXT = (
@@ -78,6 +78,42 @@ def test_passages_that_do_not_overlap_stay_apart() -> None:
     apart = [hit(1, 0, 2, 0.6, [0.5, 0.6, 0.4]), hit(2, 0, 2, 0.5, [0.5, 0.4, 0.3], aid="a2")]
     result = make_result("q", apart, {"a1": ARTICLE, "a2": other}, k=5, policy=POLICY)
     assert [a.source.article_id for a in result.answers] == ["a1", "a2"]
+
+
+def test_an_article_beyond_its_share_waits_behind_other_articles() -> None:
+    other = Article(Source("a2"), TEXT)
+    articles = {"a1": ARTICLE, "a2": other}
+    one = [hit(i, s, s, score, [score]) for i, s, score in ((1, 0, 0.9), (2, 2, 0.8), (3, 4, 0.7))]
+    hits = [*one, hit(4, 1, 1, 0.5, [0.5], aid="a2")]
+    policy = QuotePolicy(min_score=0.3, per_article=2)
+    result = make_result("q", hits, articles, k=5, policy=policy)
+    assert [a.source.article_id for a in result.answers] == ["a1", "a1", "a2", "a1"]
+    assert [a.score for a in result.answers] == [0.9, 0.8, 0.5, 0.7]
+    assert [a.source.article_id for a in make_result(
+        "q", hits, articles, k=3, policy=policy).answers] == ["a1", "a1", "a2"]  # fmt: skip
+    # With no other article to show, an article's answers all still come, in order.
+    alone = make_result("q", one, articles, k=5, policy=QuotePolicy(0.3, per_article=1))
+    assert [a.score for a in alone.answers] == [0.9, 0.8, 0.7]
+    # An answer too weak to give does not count as another article's.
+    weak = [*one, hit(4, 1, 1, 0.2, [0.2], aid="a2")]
+    assert len(make_result("q", weak, articles, k=3, policy=policy).answers) == 3
+
+
+@given(st.lists(st.sampled_from("abc"), max_size=12), st.integers(1, 4))
+def test_crowding_only_reorders(articles: list[str], per_article: int) -> None:
+    ranked = [hit(i, 0, 0, 1.0 - i / 100, [0.5], aid=a) for i, a in enumerate(articles)]
+    out = crowd(ranked, per_article)
+    assert sorted(h.passage_id for h in out) == list(range(len(ranked)))
+    for a in set(articles):  # each article's hits keep their order
+        mine = [h.passage_id for h in out if h.article_id == a]
+        assert mine == sorted(mine)
+    counts: dict[str, int] = {}
+    seen_rest = False
+    for h in out:  # nobody's first `per_article` come after anyone's extra ones
+        counts[h.article_id] = counts.get(h.article_id, 0) + 1
+        extra = counts[h.article_id] > per_article
+        assert not (seen_rest and not extra)
+        seen_rest = seen_rest or extra
 
 
 def test_answers_are_ranked_and_cut_to_k() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from qa.errors import InputError
 from qa.retrieve import Retriever
-from tests.conftest import SEEDS
+from tests.conftest import SEEDS, using
 
 QUESTIONS = [json.loads(line) for line in (SEEDS / "questions.jsonl").read_text().splitlines()]
 ANSWERABLE = [q for q in QUESTIONS if q["answers"]]
@@ -165,6 +165,19 @@ def test_two_outlets_reporting_one_fact_make_one_answer(seed_retriever: Retrieve
     outlets = {first.source.outlet, *(c.source.outlet for c in first.also_reported_by)}
     assert {"Foreign Policy", "The Moscow Times"} <= outlets
     assert "send a delegation" in first.quote + " ".join(c.quote for c in first.also_reported_by)
+
+
+def test_first_answers_come_from_several_articles(seed_retriever: Retriever) -> None:
+    # Only the Atlantic Council article is about Lukashenka's plans, and by score alone
+    # it fills all five answers; the last two then come from other outlets.
+    question = "What kind of Russian base might Lukashenka finally allow in Belarus?"
+    by_score = using(seed_retriever, max_per_article=50).ask(question, 5)
+    assert len({a.source.article_id for a in by_score.answers}) == 1
+    answers = seed_retriever.ask(question, 5).answers
+    assert answers[:3] == by_score.answers[:3]
+    outlets = [a.source.outlet for a in answers]
+    assert max(outlets.count(o) for o in outlets) == seed_retriever.settings.max_per_article
+    assert len(set(outlets)) >= 2
 
 
 def test_no_two_answers_quote_the_same_words(seed_retriever: Retriever) -> None:
