@@ -43,15 +43,22 @@ def make_result(
 
     A quote that repeats a better one is not a new answer: from the same article it is
     dropped (pages print paragraphs and captions twice), from another article it is
-    listed under the better one as ``also_reported_by``. ``vectors`` (sentence ids to
-    unit vectors) lets paraphrases count; without it only equal wording does.
+    listed under the better one as ``also_reported_by``. Quotes of one article never
+    share a sentence: a lead-in that a better answer already quotes is left out.
+    ``vectors`` (sentence ids to unit vectors) lets paraphrases count; without it only
+    equal wording does.
     """
     ranked = sorted(merge_overlapping(hits), key=lambda h: h.score, reverse=True)
     kept: list[_Kept] = []
     for hit in crowd(ranked, policy.per_article):
         if hit.similarity < policy.min_score:
             continue
-        answer, first, last = _quote(hit, articles[hit.article_id], policy)
+        article = articles[hit.article_id]
+        answer, first, last = _quote(hit, article, policy)
+        if any(c.overlaps(answer) for c in kept):  # its lead-in is in a better answer
+            answer, first, last = _quote(replace(hit, lead_in=()), article, policy)
+            if any(c.overlaps(answer) for c in kept):
+                continue
         vector = _mean(vectors, hit.sentence_ids[first : last + 1]) if vectors else None
         same = next((c for c in kept if c.says_same(answer, vector, policy)), None)
         if same is None:
@@ -87,6 +94,15 @@ class _Kept:
         if other.source.article_id == self.answer.source.article_id:
             return similarity >= _DUPLICATE
         return similarity >= policy.corroborate
+
+    def overlaps(self, other: Answer) -> bool:
+        """The two quotes share text of one article."""
+        mine = self.answer
+        return (
+            other.source.article_id == mine.source.article_id
+            and other.start < mine.end
+            and mine.start < other.end
+        )
 
     def corroborate(self, other: Answer) -> None:
         listed = {self.answer.source.article_id} | {
@@ -150,21 +166,51 @@ def to_answer(hit: Hit, article: Article, policy: QuotePolicy) -> Answer:
     return _quote(hit, article, policy)[0]
 
 
+# A quote whose first sentence starts with a pronoun or "this"/"these", or names its
+# speaker only as "he said", leaves the reader asking who or what: the sentence before
+# says, and joins the quote, from before the passage if need be.
+_REFERS_BACK = re.compile(
+    r"^[\W_]*(?:this|that|these|those|it|its|he|she|they|his|her|their|such)\b"
+    r"|\b(?:he|she|they) (?:said|says|added|told|wrote|asked|noted)\b",
+    re.IGNORECASE,
+)
+LEAD_IN = 2  # sentences at most: "That meeting ..." then "These meetings ..." runs this far
+
+
 def _quote(hit: Hit, article: Article, policy: QuotePolicy) -> tuple[Answer, int, int]:
-    """The answer, and which of the hit's sentences its quote spans."""
+    """The answer, and which of the hit's sentences its quote spans.
+
+    The quote is the best sentence with its close neighbours, and the sentences before
+    it that it refers back to; within ``max_sentences``, the best sentence comes first,
+    then what it refers to, then the neighbours.
+    """
+    lead = len(hit.lead_in)
+    sentences = (*hit.lead_in, *hit.sentences)  # the lead-in is before the passage
     first, last = quote_window(
         hit.sentence_scores, max_sentences=policy.max_sentences, margin=policy.margin
     )
-    start, end = hit.sentences[first].start, hit.sentences[last].end
+    best = lead + max(range(len(hit.sentence_scores)), key=hit.sentence_scores.__getitem__)
+    low, high = lead + first, lead + last
+    for _ in range(min(LEAD_IN, policy.max_sentences - 1)):
+        opening = sentences[low]
+        if low == 0 or not _REFERS_BACK.search(article.text[opening.start : opening.end]):
+            break
+        low -= 1
+    while high - low + 1 > policy.max_sentences:
+        if high > best:
+            high -= 1
+        else:
+            low += 1
+    start, end = sentences[low].start, sentences[high].end
     answer = Answer(
         quote=article.text[start:end],
-        passage=article.text[hit.start : hit.end],
+        passage=article.text[min(start, hit.start) : hit.end],
         score=hit.score,
         start=start,
         end=end,
         source=article.source,
     )
-    return answer, first, last
+    return answer, max(0, low - lead), high - lead
 
 
 def _union(a: Hit, b: Hit) -> Hit:
@@ -183,4 +229,5 @@ def _union(a: Hit, b: Hit) -> Hit:
         sentence_scores=tuple(scores[s] for s in spans),
         similarity=max(a.similarity, b.similarity),
         sentence_ids=tuple(ids[s] for s in spans) if known else (),
+        lead_in=(a if a.start <= b.start else b).lead_in,
     )

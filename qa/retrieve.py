@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qa.answer import QuotePolicy, make_result
+from qa.answer import LEAD_IN, QuotePolicy, make_result
 from qa.config import Settings
 from qa.embed import Embedder, Vectors
 from qa.errors import InputError
@@ -231,6 +231,7 @@ class Retriever:
                     sentence_scores=tuple(float(x) for x in sims[offset : offset + n]),
                     similarity=float(similarity),
                     sentence_ids=tuple(passage.sentence_ids),
+                    lead_in=self.index.sentences_before(passage, LEAD_IN),
                 )
             )
             offset += n

@@ -84,6 +84,8 @@ class Hit:
     sentence_scores: tuple[float, ...]
     similarity: float  # cosine of question and passage: how well it matches, for abstaining
     sentence_ids: tuple[int, ...] = ()  # the index's ids of ``sentences``, when known
+    # The article's sentences just before these, for a quote that refers back to them.
+    lead_in: tuple[Span, ...] = ()
 
     @property
     def start(self) -> int:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
 from qa.answer import QuotePolicy, crowd, make_result, merge_overlapping, quote_window
-from qa.types import Article, Hit, Source, Span
+from qa.types import Answer, Article, Hit, Source, Span
 
 TEXT = (
     "Talks began on Monday. The delegations met near the border. "
@@ -253,3 +256,71 @@ def test_related_but_different_reports_stay_separate_answers() -> None:
     result = make_result("q", hits, ARTICLES, k=5, policy=POLICY, vectors=vectors)
     assert [a.source.article_id for a in result.answers] == ["a1", "a3"]
     assert all(not a.also_reported_by for a in result.answers)
+
+
+def spans_of(text: str) -> tuple[Span, ...]:
+    return tuple(Span(m.start(), m.end()) for m in re.finditer(r"[^\s.][^.]*\.”?", text))
+
+
+LEAD = (
+    "Putin met Macron in Moscow. That meeting lasted five hours. It was tense. "
+    "It ended without a deal. Talks go on.\n\n“We will keep talking,” he said."
+)
+
+
+def lead_hit(first: int, last: int, best: int, lead_in: int = 0) -> Hit:
+    spans = spans_of(LEAD)
+    scores = [0.9 if i == best else 0.2 for i in range(first, last + 1)]
+    return Hit(1, "a8", 0.9, spans[first : last + 1], tuple(scores), similarity=0.9,
+               lead_in=spans[first - lead_in : first])  # fmt: skip
+
+
+def lead_answer(hit: Hit) -> Answer:
+    articles = {"a8": Article(Source("a8"), LEAD)}
+    (answer,) = make_result("q", [hit], articles, k=1, policy=POLICY).answers
+    assert LEAD[answer.start : answer.end] == answer.quote and answer.quote in answer.passage
+    return answer
+
+
+def test_a_quote_that_refers_back_brings_the_sentence_it_refers_to() -> None:
+    # "It was tense" alone does not say what was, nor "That meeting" which meeting.
+    answer = lead_answer(lead_hit(0, 4, best=2))
+    assert (
+        answer.quote == "Putin met Macron in Moscow. That meeting lasted five hours. It was tense."
+    )
+    # The sentence referred to may stand before the passage: the passage then grows.
+    answer = lead_answer(lead_hit(1, 4, best=1, lead_in=1))
+    assert answer.quote == "Putin met Macron in Moscow. That meeting lasted five hours."
+    assert answer.passage.startswith("Putin met Macron in Moscow.")
+    assert lead_answer(lead_hit(0, 4, best=4)).quote == "Talks go on."  # refers to nothing
+
+
+def test_a_quote_reaches_back_two_sentences_at_most() -> None:
+    answer = lead_answer(lead_hit(3, 4, best=3, lead_in=3))
+    assert answer.quote == "That meeting lasted five hours. It was tense. It ended without a deal."
+    # Within three sentences, what the best one refers to beats a neighbour that matches.
+    spans = spans_of(LEAD)
+    hit = Hit(1, "a8", 0.9, spans[0:5], (0.1, 0.1, 0.9, 0.88, 0.1), similarity=0.9)
+    assert lead_answer(hit).quote == (
+        "Putin met Macron in Moscow. That meeting lasted five hours. It was tense."
+    )
+
+
+def test_he_said_brings_the_sentence_that_names_him() -> None:
+    answer = lead_answer(lead_hit(5, 5, best=5, lead_in=1))
+    assert answer.quote == "Talks go on.\n\n“We will keep talking,” he said."
+    assert lead_answer(lead_hit(5, 5, best=5)).quote == "“We will keep talking,” he said."
+
+
+def test_a_lead_in_another_answer_quotes_is_left_out() -> None:
+    spans = spans_of(LEAD)
+    articles = {"a8": Article(Source("a8"), LEAD)}
+    meeting = Hit(1, "a8", 0.9, spans[0:2], (0.2, 0.9), similarity=0.9)
+    tense = Hit(2, "a8", 0.8, spans[2:3], (0.9,), similarity=0.8, lead_in=spans[0:2])
+    first, second = make_result("q", [meeting, tense], articles, k=5, policy=POLICY).answers
+    assert first.quote == "Putin met Macron in Moscow. That meeting lasted five hours."
+    assert second.quote == "It was tense."  # its lead-in is the answer above
+    # The other way round, the weaker answer would only repeat the better one's lead-in.
+    weaker = replace(meeting, score=0.7)
+    (only,) = make_result("q", [weaker, tense], articles, k=5, policy=POLICY).answers
+    assert only.quote.startswith("Putin met Macron") and only.quote.endswith("It was tense.")

@@ -91,6 +91,23 @@ def test_build_writes_a_self_describing_index(
         assert text[passage.start : passage.end].strip() == text[passage.start : passage.end]
 
 
+def test_the_sentences_before_a_passage_are_its_articles_own(
+    fake_settings: Settings, fake_embedder: HashEmbedder
+) -> None:
+    run = make_build(fake_settings, fake_embedder)
+    run([A, B])
+    run([C], add=True)  # ids of a later write follow those of the first
+    index = open_index(fake_settings.index_dir)
+    for aid in ("a", "b", "c"):
+        passages = index.passages_of(aid)
+        sentences = sorted({index.sentences[i] for p in passages for i in p.sentence_ids},
+                           key=lambda s: s.start)  # fmt: skip
+        for passage in passages:
+            earlier = [s for s in sentences if s.end <= passage.start]
+            assert index.sentences_before(passage, 2) == tuple(earlier[-2:])
+        assert index.sentences_before(passages[0], 2) == ()
+
+
 def test_faiss_hits_match_brute_force_cosine(
     fake_settings: Settings, fake_embedder: HashEmbedder
 ) -> None:
