@@ -159,9 +159,9 @@ def _legend(ev: Evaluation) -> list[str]:
 def _calibration_text(retriever: str, c: Calibration) -> str:
     (low_id, low), (high_id, high) = c.lowest_answerable, c.highest_off_topic
     return (
-        f"- {retriever}: answerable questions {_cosine_text(low)} and up (lowest {low_id}), the others "
-        f"{_cosine_text(high)} at most (highest {high_id}); {c.threshold:.3f} separates them best here "
-        f"(balanced accuracy {c.balanced_accuracy:.3f})"
+        f"- {retriever}: answerable questions {_cosine_text(low)} and up (lowest {low_id}), "
+        f"the others {_cosine_text(high)} at most (highest {high_id}); {c.threshold:.3f} "
+        f"separates them best here (balanced accuracy {c.balanced_accuracy:.3f})"
     )
 
 
