@@ -162,10 +162,6 @@ def quote_window(scores: Sequence[float], *, max_sentences: int, margin: float) 
     return first, last
 
 
-def to_answer(hit: Hit, article: Article, policy: QuotePolicy) -> Answer:
-    return _quote(hit, article, policy)[0]
-
-
 # A quote whose first sentence starts with a pronoun or "this"/"these", or names its
 # speaker only as "he said", leaves the reader asking who or what: the sentence before
 # says, and joins the quote, from before the passage if need be.

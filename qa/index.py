@@ -129,10 +129,8 @@ class Index:
         self._sentence_vectors = sentence_vectors
         self.lexical = lexical
         self._by_article: dict[str, list[StoredPassage]] = {a: [] for a in articles}
-        self._article_of: dict[int, str] = {}  # sentence id -> article id
         for passage in sorted(passages.values(), key=lambda p: (p.article_id, p.start)):
             self._by_article.setdefault(passage.article_id, []).append(passage)
-            self._article_of.update(dict.fromkeys(passage.sentence_ids, passage.article_id))
 
     def search(
         self, queries: Vectors, k: int, allowed: np.ndarray | None = None
@@ -164,11 +162,11 @@ class Index:
     def sentences_before(self, passage: StoredPassage, n: int) -> tuple[Span, ...]:
         """Up to ``n`` of the article's sentences just before the passage, in order.
 
-        An article's sentence ids are consecutive, so they are the ids before the first.
+        An article's sentence ids are consecutive, from its first passage's first one.
         """
-        ids = range(passage.first_sentence - n, passage.first_sentence)
-        mine = [i for i in ids if self._article_of.get(i) == passage.article_id]
-        return tuple(self.sentences[i] for i in mine)
+        opening = self._by_article[passage.article_id][0].first_sentence
+        ids = range(max(opening, passage.first_sentence - n), passage.first_sentence)
+        return tuple(self.sentences[i] for i in ids)
 
     def passages_of(self, article_id: str) -> list[StoredPassage]:
         """The article's passages in reading order."""
