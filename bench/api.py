@@ -110,10 +110,10 @@ async def load(
 def bare_encode_ms(asked: list[str], repeat: int = 50) -> float:
     """Median time of the model alone on one question: the floor under /ask latency."""
     from qa.config import get_settings
-    from qa.embed import get_embedder
+    from qa.encoders import get_encoder
 
     settings = get_settings()
-    embedder = get_embedder(settings.model, settings.device)
+    embedder = get_encoder(settings)
     embedder.encode_queries([asked[0]])
     times = []
     for n in range(repeat):
@@ -127,9 +127,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=600, help="Questions per row.")
     parser.add_argument("--clients", default="1,4,16", help="Concurrent clients per row.")
-    parser.add_argument(
-        "--retrievers", default="dense,hybrid", help="Retrievers, a row set each."
-    )
+    parser.add_argument("--retrievers", default="dense,hybrid", help="Retrievers, a row set each.")
     args = parser.parse_args()
     asked = questions()
     rows: list[Row] = []

@@ -9,13 +9,17 @@ import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from qa.config import Settings, get_settings, threshold_warning
 from qa.errors import QAError
 from qa.types import Result
+
+if TYPE_CHECKING:
+    from qa.retrieve import Retriever
+    from qa.store import Snapshot
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_ERROR = 1
@@ -56,8 +60,9 @@ def index_command(paths: tuple[Path, ...], index_dir: Path | None, add: bool, qu
     the index holds exactly these articles; unchanged ones are not embedded again.
     """
     from qa.corpus.load import load
-    from qa.embed import get_embedder
+    from qa.encoders import get_encoder
     from qa.indexing import build
+    from qa.store import get_store
 
     settings = _settings(index_dir)
     if add and not paths:
@@ -67,10 +72,10 @@ def index_command(paths: tuple[Path, ...], index_dir: Path | None, add: bool, qu
         for problem in loaded.problems:
             click.echo(f"warning: {problem}", err=True)
     report = build(
-        settings.index_dir,
+        get_store(settings),
         loaded.articles,
         settings,
-        lambda: get_embedder(settings.model, settings.device),
+        lambda: get_encoder(settings),
         add=add,
         progress=not quiet,
     )
@@ -78,7 +83,7 @@ def index_command(paths: tuple[Path, ...], index_dir: Path | None, add: bool, qu
         click.echo(f"note: {note}", err=True)
     if report.up_to_date:
         click.echo(
-            f"The index in {report.index_dir} is up to date: {report.articles} articles, "
+            f"The index in {report.location} is up to date: {report.articles} articles, "
             f"{report.passages} passages."
         )
         return
@@ -92,7 +97,7 @@ def index_command(paths: tuple[Path, ...], index_dir: Path | None, add: bool, qu
         if ids
     ]
     click.echo(
-        f"Indexed {report.articles} articles, {report.passages} passages in {report.index_dir}"
+        f"Indexed {report.articles} articles, {report.passages} passages in {report.location}"
         f" ({', '.join(changes) or 'metadata updated'}; {report.embedded} passages embedded)."
     )
 
@@ -158,10 +163,10 @@ def chat_command(
     k = settings.k if k is None else k
     retriever = _retriever(settings)
     retriever.check_k(k)
-    articles = len(retriever.index.articles)
-    known = sorted({a.source.outlet for a in retriever.index.articles.values() if a.source.outlet})
+    indexed = retriever.snapshot.documents.articles
+    known = sorted({a.source.outlet for a in indexed.values() if a.source.outlet})
     click.echo(
-        f"qa knows {articles} articles ({', '.join(known) or 'no outlets named'}). "
+        f"qa knows {len(indexed)} articles ({', '.join(known) or 'no outlets named'}). "
         "Ask a question; Ctrl-D or 'quit' ends."
     )
     interactive = sys.stdin.isatty()
@@ -189,13 +194,11 @@ def chat_command(
 @_index_dir_option
 def articles_command(as_json: bool, index_dir: Path | None) -> None:
     """List the indexed articles and their sources."""
-    from qa.index import open_index
-
     settings = _settings(index_dir)
-    index = open_index(settings.index_dir, model=settings.model)
+    docs = _snapshot(settings).documents
     rows = [
-        {**a.source.to_dict(), "passages": len(index.passages_of(a.id))}
-        for a in sorted(index.articles.values(), key=lambda a: (a.source.published or "", a.id))
+        {**a.source.to_dict(), "passages": len(docs.passages_of(a.id))}
+        for a in sorted(docs.articles.values(), key=lambda a: (a.source.published or "", a.id))
     ]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -209,19 +212,15 @@ def articles_command(as_json: bool, index_dir: Path | None) -> None:
 @_index_dir_option
 def remove_command(article_ids: tuple[str, ...], index_dir: Path | None) -> None:
     """Take articles (by id, as `qa articles` lists them) and their passages out of the index."""
-    from qa.embed import get_embedder
+    from qa.encoders import get_encoder
     from qa.indexing import remove
+    from qa.store import get_store
 
     settings = _settings(index_dir)
-    report = remove(
-        settings.index_dir,
-        list(article_ids),
-        settings,
-        lambda: get_embedder(settings.model, settings.device),
-    )
+    report = remove(get_store(settings), list(article_ids), settings, lambda: get_encoder(settings))
     click.echo(
         f"Removed {', '.join(report.removed)}; {report.articles} articles, "
-        f"{report.passages} passages remain in {report.index_dir}."
+        f"{report.passages} passages remain in {report.location}."
     )
 
 
@@ -343,7 +342,7 @@ def eval_command(
     qrels/test.tsv) or a SQuAD JSON file; for the last two a cached index of their
     corpus is built first.
     """
-    from qa.embed import get_embedder
+    from qa.encoders import get_encoder
     from qa.evaluation import default_testset, evaluate, read
     from qa.evaluation.report import as_json as to_json
     from qa.evaluation.report import markdown, text
@@ -362,7 +361,7 @@ def eval_command(
     result = evaluate(
         evalset,
         settings,
-        lambda: get_embedder(settings.model, settings.device),
+        lambda: get_encoder(settings),
         retrievers=names,
         k=k,
         filters=filters,
@@ -407,14 +406,23 @@ def _source_line(source: dict[str, Any]) -> str:
     return ", ".join(str(p) for p in parts if p) or str(source.get("article_id"))
 
 
-def _retriever(settings: Settings) -> Any:
-    from qa.embed import get_embedder
-    from qa.index import open_index
+def _snapshot(settings: Settings) -> Snapshot:
+    """The store's current state, refused when another encoder built it."""
+    from qa.store import check_encoder, get_store
+
+    store = get_store(settings)
+    snapshot = store.open()
+    check_encoder(snapshot.manifest, store.location, settings.encoder, settings.model)
+    return snapshot
+
+
+def _retriever(settings: Settings) -> Retriever:
+    from qa.encoders import get_encoder
     from qa.retrieve import Retriever
 
-    index = open_index(settings.index_dir, model=settings.model)
+    snapshot = _snapshot(settings)
     _warn_threshold(settings)
-    return Retriever(index, get_embedder(settings.model, settings.device), settings)
+    return Retriever(snapshot, get_encoder(settings), settings)
 
 
 def _warn_threshold(settings: Settings) -> None:

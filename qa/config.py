@@ -27,7 +27,11 @@ class Settings(BaseSettings):
         DEFAULT_MODEL,
         description="A sentence-transformers model name or path; the default is bundled.",
     )
+    encoder: str = Field(
+        "torch", description="What computes the vectors: torch, or hashing (no model; tests)."
+    )
     device: str = Field("cpu", description="Torch device for the model.")
+    store: str = Field("local", description="Where the index lives: local (index_dir).")
     batch_size: int = Field(32, ge=1, le=1024, description="Texts per model call when indexing.")
 
     retriever: Literal["dense", "bm25", "hybrid"] = Field(
@@ -35,6 +39,10 @@ class Settings(BaseSettings):
     )
     # How hybrid weighs meaning against words, and a passage's best sentence within
     # meaning; see qa/fusion.py for how they were chosen.
+    reranker: Path | None = Field(
+        None, description="A local CrossEncoder folder that re-scores the first candidates."
+    )
+    rerank_depth: int = Field(30, ge=1, le=1000, description="Candidates the re-ranker scores.")
     hybrid_dense_weight: float = Field(0.65, ge=0.0, le=1.0)
     hybrid_sentence_weight: float = Field(0.4, ge=0.0, le=1.0)
     k: int = Field(5, ge=1, le=50, description="Answers returned by default.")

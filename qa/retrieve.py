@@ -6,22 +6,18 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from qa.answer import LEAD_IN, QuotePolicy, make_result
 from qa.config import Settings
-from qa.embed import Embedder, Vectors
+from qa.encoders import Encoder
 from qa.errors import InputError
-from qa.fusion import Weights, fuse
-from qa.index import Index, check_model
+from qa.evidence import Evidence
+from qa.rankers import Ranker, make_ranker
+from qa.store import Scored, Snapshot, check_encoder
 from qa.types import Filters, Hit, Result
 
 # Overlapping passages merge into one answer, so fetch more than k to still have k.
 _FETCH_FACTOR = 3
 _FETCH_EXTRA = 10
-# Hybrid search fuses this many candidates from each list at least: enough for the
-# normalisation to see the spread of scores, which is what the weights were chosen with.
-_FUSION_POOL = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +27,11 @@ class Query:
     question: str
     k: int
     filters: Filters = field(default_factory=Filters)
+
+
+def fetch_for(k: int) -> int:
+    """Passages fetched for ``k`` answers: overlapping ones merge into one answer."""
+    return k * _FETCH_FACTOR + _FETCH_EXTRA
 
 
 def make_filters(
@@ -76,14 +77,33 @@ def check_k(k: int, settings: Settings) -> None:
         raise InputError(f"k must be a whole number from 1 to {limit}, not {k!r}")
 
 
-class Retriever:
-    """Searches one loaded index with one model; batch methods are the real ones."""
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """A question's ranked passages (before folding) and the answers made from them."""
 
-    def __init__(self, index: Index, embedder: Embedder, settings: Settings) -> None:
-        check_model(index.manifest, index.path.parent, embedder.name, embedder.dimension)
-        self.index = index
-        self.embedder = embedder
+    query: Query
+    hits: list[Hit]
+    result: Result
+    evidence: Evidence  # the question's cosines and the vectors read for it
+
+
+class Retriever:
+    """Answers from one snapshot with one encoder; batch methods are the real ones."""
+
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        encoder: Encoder,
+        settings: Settings,
+        ranker: Ranker | None = None,
+        location: str | None = None,
+    ) -> None:
+        where = location or str(settings.index_dir)
+        check_encoder(snapshot.manifest, where, encoder.backend, encoder.name, encoder.dimension)
+        self.snapshot = snapshot
+        self.encoder = encoder
         self.settings = settings
+        self.ranker = ranker or make_ranker(settings, snapshot)
         self.policy = QuotePolicy(
             min_score=settings.min_score,
             max_sentences=settings.quote_max_sentences,
@@ -91,52 +111,58 @@ class Retriever:
             corroborate=settings.corroborate_min,
             per_article=settings.max_per_article,
         )
-        self.weights = Weights(settings.hybrid_dense_weight, settings.hybrid_sentence_weight)
 
-    def search_batch(
-        self, questions: Sequence[str], k: int, filters: Filters | None = None
-    ) -> list[list[Hit]]:
-        """Passages for each question, best first, with each sentence scored too."""
-        for question in questions:
-            self.check_question(question)
-        self.check_k(k)
-        if not questions:
-            return []
-        vectors = self.embedder.encode_queries(list(questions))
-        return self._search(questions, vectors, k, filters or Filters())
-
-    def search(self, question: str, k: int, filters: Filters | None = None) -> list[Hit]:
-        return self.search_batch([question], k, filters)[0]
-
-    def answer_batch(self, queries: Sequence[Query]) -> list[Result]:
-        """Results for questions that may each want their own k and filters.
+    def run_batch(self, queries: Sequence[Query]) -> list[Answered]:
+        """Hits and answers for questions that may each want their own k and filters.
 
         The questions are embedded in one model call, which is what makes batching
         concurrent requests worth it.
         """
         for query in queries:
-            self.check_question(query.question)
-            self.check_k(query.k)
+            check_question(query.question, self.settings)
+            check_k(query.k, self.settings)
         if not queries:
             return []
-        vectors = self.embedder.encode_queries([q.question for q in queries])
+        vectors = self.encoder.encode_queries([q.question for q in queries])
+        evidence = [Evidence(self.snapshot, vector) for vector in vectors]
         groups: dict[tuple[int, Filters], list[int]] = {}
         for row, query in enumerate(queries):
             groups.setdefault((query.k, query.filters), []).append(row)
-        results: dict[int, Result] = {}
+        out: dict[int, Answered] = {}
         for (k, filters), rows in groups.items():
             questions = [queries[row].question for row in rows]
-            found = self._search(questions, vectors[rows], k, filters)
-            for row, question, hits in zip(rows, questions, found, strict=True):
-                results[row] = make_result(
-                    question,
-                    hits,
-                    self.index.articles,
-                    k=k,
-                    policy=self.policy,
-                    vectors=self.index.sentence_vectors,
-                )
-        return [results[row] for row in range(len(queries))]
+            known = [evidence[row] for row in rows]
+            ranked = self.ranker.rank(questions, known, fetch_for(k), filters)
+            for row, facts, found in zip(rows, known, ranked, strict=True):
+                hits = self._hits(facts, found)
+                result = self._result(queries[row].question, hits, k, facts)
+                out[row] = Answered(queries[row], hits, result, facts)
+        return [out[row] for row in range(len(queries))]
+
+    def answer(self, answered: Answered, k: int) -> Result:
+        """The answers a question asked with ``k`` gets, from hits fetched for a larger k."""
+        hits = answered.hits[: fetch_for(k)]
+        return self._result(answered.query.question, hits, k, answered.evidence)
+
+    def _result(self, question: str, hits: list[Hit], k: int, evidence: Evidence) -> Result:
+        articles = self.snapshot.documents.articles
+        return make_result(
+            question, hits, articles, k=k, policy=self.policy, vectors=evidence.sentence_vectors
+        )
+
+    def answer_batch(self, queries: Sequence[Query]) -> list[Result]:
+        return [answered.result for answered in self.run_batch(queries)]
+
+    def search_batch(
+        self, questions: Sequence[str], k: int, filters: Filters | None = None
+    ) -> list[list[Hit]]:
+        """Passages for each question, best first, with each sentence scored too (more
+        than ``k``: overlapping ones merge into one answer)."""
+        queries = [Query(q, k, filters or Filters()) for q in questions]
+        return [answered.hits for answered in self.run_batch(queries)]
+
+    def search(self, question: str, k: int, filters: Filters | None = None) -> list[Hit]:
+        return self.search_batch([question], k, filters)[0]
 
     def ask_batch(
         self, questions: Sequence[str], k: int | None = None, filters: Filters | None = None
@@ -147,99 +173,29 @@ class Retriever:
     def ask(self, question: str, k: int | None = None, filters: Filters | None = None) -> Result:
         return self.ask_batch([question], k, filters)[0]
 
-    def check_question(self, question: str) -> None:
-        check_question(question, self.settings)
-
     def check_k(self, k: int) -> None:
         check_k(k, self.settings)
 
-    def _search(
-        self, questions: Sequence[str], vectors: Vectors, k: int, filters: Filters
-    ) -> list[list[Hit]]:
-        fetch = k * _FETCH_FACTOR + _FETCH_EXTRA
-        allowed = self._allowed(filters)
-        if allowed is not None and not len(allowed):
-            return [[] for _ in questions]
-        ranked = self._rank(questions, vectors, fetch, allowed)
-        return [self._hits(vector, pairs) for vector, pairs in zip(vectors, ranked, strict=True)]
-
-    def _allowed(self, filters: Filters) -> np.ndarray | None:
-        """Passage ids the filters admit; None when nothing is filtered."""
-        if not filters:
-            return None
-        articles = [a.id for a in self.index.articles.values() if filters.admits(a.source)]
-        return self.index.passage_ids(articles)
-
-    def _rank(
-        self,
-        questions: Sequence[str],
-        vectors: Vectors,
-        fetch: int,
-        allowed: np.ndarray | None,
-    ) -> list[list[tuple[int, float]]]:
-        """(passage id, score) per question, best first, by the configured method."""
-        method = self.settings.retriever
-        pool = fetch if method != "hybrid" else max(fetch, _FUSION_POOL)
-        dense = _pairs(*self.index.search(vectors, pool, allowed)) if method != "bm25" else None
-        lexical = (
-            _pairs(*self.index.lexical.search(questions, pool, allowed))
-            if method != "dense"
-            else None
-        )
-        if dense is None:
-            return lexical or []
-        if lexical is None:
-            return dense
-        return [
-            self._fuse(vector, d, lx)[:fetch]
-            for vector, d, lx in zip(vectors, dense, lexical, strict=True)
-        ]
-
-    def _fuse(
-        self, vector: np.ndarray, dense: list[tuple[int, float]], lexical: list[tuple[int, float]]
-    ) -> list[tuple[int, float]]:
-        candidates = list(dict.fromkeys([pid for pid, _ in dense] + [pid for pid, _ in lexical]))
-        bm25 = dict(lexical)
-        passages = [self.index.passages[pid] for pid in candidates]
-        sentence_ids = [sid for p in passages for sid in p.sentence_ids]
-        sentence_cosine = self.index.sentence_vectors(sentence_ids) @ vector
-        starts = np.cumsum([0] + [len(p.sentence_ids) for p in passages[:-1]])
-        best = np.maximum.reduceat(sentence_cosine, starts) if passages else np.zeros(0, np.float32)
-        return fuse(
-            candidates,
-            self.index.passage_vectors(candidates) @ vector,
-            best,
-            np.array([bm25.get(pid, 0.0) for pid in candidates], dtype=np.float32),
-            self.weights,
-        )
-
-    def _hits(self, vector: np.ndarray, ranked: list[tuple[int, float]]) -> list[Hit]:
-        passages = [self.index.passages[pid] for pid, _ in ranked]
-        similarities = self.index.passage_vectors([p.id for p in passages]) @ vector
-        sentence_ids = [sid for p in passages for sid in p.sentence_ids]
-        sims = self.index.sentence_vectors(sentence_ids) @ vector
+    def _hits(self, evidence: Evidence, ranked: list[Scored]) -> list[Hit]:
+        docs = self.snapshot.documents
+        passages = [docs.passage(found.id) for found in ranked]
+        similarities = evidence.passage_cosines([p.id for p in passages])
+        sims = evidence.sentence_cosines(passages)
         hits: list[Hit] = []
         offset = 0
-        for passage, (_, score), similarity in zip(passages, ranked, similarities, strict=True):
+        for passage, found, similarity in zip(passages, ranked, similarities, strict=True):
             n = len(passage.sentence_ids)
             hits.append(
                 Hit(
                     passage_id=passage.id,
                     article_id=passage.article_id,
-                    score=float(score),
-                    sentences=tuple(self.index.sentences[s] for s in passage.sentence_ids),
+                    score=found.score,
+                    sentences=tuple(docs.sentence(s) for s in passage.sentence_ids),
                     sentence_scores=tuple(float(x) for x in sims[offset : offset + n]),
                     similarity=float(similarity),
                     sentence_ids=tuple(passage.sentence_ids),
-                    lead_in=self.index.sentences_before(passage, LEAD_IN),
+                    lead_in=docs.sentences_before(passage, LEAD_IN),
                 )
             )
             offset += n
         return hits
-
-
-def _pairs(scores: np.ndarray, ids: np.ndarray) -> list[list[tuple[int, float]]]:
-    return [
-        [(int(i), float(s)) for s, i in zip(row_scores, row_ids, strict=True) if i >= 0]
-        for row_scores, row_ids in zip(scores, ids, strict=True)
-    ]

@@ -15,15 +15,14 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 from qa.config import Settings
-from qa.embed import Embedder, get_embedder
+from qa.encoders import Encoder, get_encoder
 from qa.errors import IndexMissingError, QAError, UnknownArticleError
-from qa.index import CURRENT, open_index
 from qa.indexing import BuildReport, build, remove
 from qa.retrieve import Query, Retriever, check_k, check_question
+from qa.store import Store, get_store
 from qa.types import Article, Filters, Result, Source
 
 log = logging.getLogger(__name__)
@@ -54,9 +53,15 @@ class _Pending:
 class Service:
     """One per process: owns the model, the current Retriever and the batching queue."""
 
-    def __init__(self, settings: Settings, embedder: Callable[[], Embedder] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        encoder: Callable[[], Encoder] | None = None,
+        store: Store | None = None,
+    ) -> None:
         self.settings = settings
-        self._get_embedder = embedder or (lambda: get_embedder(settings.model, settings.device))
+        self._get_encoder = encoder or (lambda: get_encoder(settings))
+        self.store = store or get_store(settings)
         self._retriever: Retriever | None = None
         self._version: str | None = None
         self.problem: str | None = "loading"  # why there is nothing to answer from, if so
@@ -76,7 +81,7 @@ class Service:
         """Load the model and the index (blocking). A missing index is not an error here:
         the service reports itself not ready until one is built or an article is added.
         """
-        self._get_embedder()
+        self._get_encoder()
         self.refresh(force=True)
 
     async def start(self) -> None:
@@ -110,20 +115,20 @@ class Service:
         return retriever
 
     def articles(self) -> list[ArticleInfo]:
-        index = self.retriever().index
+        docs = self.retriever().snapshot.documents
         return [
-            ArticleInfo(a.source, len(index.passages_of(a.id)))
-            for a in sorted(index.articles.values(), key=lambda a: a.id)
+            ArticleInfo(a.source, len(docs.passages_of(a.id)))
+            for a in sorted(docs.articles.values(), key=lambda a: a.id)
         ]
 
     def article(self, article_id: str) -> tuple[Article, int]:
-        index = self.retriever().index
-        article = index.articles.get(article_id)
+        docs = self.retriever().snapshot.documents
+        article = docs.articles.get(article_id)
         if article is None:
             raise UnknownArticleError(
                 f"no article with the id {article_id!r}; GET /articles lists them"
             )
-        return article, len(index.passages_of(article_id))
+        return article, len(docs.passages_of(article_id))
 
     async def ask(
         self, question: str, k: int | None = None, filters: Filters | None = None
@@ -192,22 +197,14 @@ class Service:
 
     def _add(self, articles: Sequence[Article]) -> BuildReport:
         with self._write_lock:
-            exists = (self.settings.index_dir / CURRENT).is_file()
-            report = build(
-                self.settings.index_dir,
-                articles,
-                self.settings,
-                self._get_embedder,
-                add=exists,
-            )
+            exists = self.store.current_version() is not None
+            report = build(self.store, articles, self.settings, self._get_encoder, add=exists)
             self.refresh(force=True)
             return report
 
     def _remove(self, article_id: str) -> BuildReport:
         with self._write_lock:
-            report = remove(
-                self.settings.index_dir, [article_id], self.settings, self._get_embedder
-            )
+            report = remove(self.store, [article_id], self.settings, self._get_encoder)
             self.refresh(force=True)
             return report
 
@@ -217,16 +214,18 @@ class Service:
 
     def refresh(self, *, force: bool = False) -> None:
         """Swap in the index version on disk if it is not the one in use."""
-        version = _current_name(self.settings.index_dir)
+        version = self.store.current_version()
         if not force and version == self._version:
             return
         with self._reload_lock:
-            version = _current_name(self.settings.index_dir)
+            version = self.store.current_version()
             if not force and version == self._version:
                 return
             try:
-                index = open_index(self.settings.index_dir, model=self.settings.model)
-                retriever = Retriever(index, self._get_embedder(), self.settings)
+                snapshot = self.store.open()
+                retriever = Retriever(
+                    snapshot, self._get_encoder(), self.settings, location=self.store.location
+                )
             except IndexMissingError as exc:
                 self._retriever, self._version, self.problem = None, None, str(exc)
                 return
@@ -237,17 +236,10 @@ class Service:
                 # Keep answering from the version in use; say why it was not replaced.
                 log.warning("kept the index in use: %s", exc)
                 return
-            self._retriever, self._version, self.problem = retriever, index.path.name, None
+            self._retriever, self._version, self.problem = retriever, snapshot.version, None
             log.info(
                 "index %s loaded: %d articles, %d passages",
-                index.path.name,
-                index.manifest.articles,
-                index.manifest.passages,
+                snapshot.version,
+                snapshot.manifest.articles,
+                snapshot.manifest.passages,
             )
-
-
-def _current_name(index_dir: Path) -> str | None:
-    try:
-        return (index_dir / CURRENT).read_text(encoding="utf-8").strip()
-    except OSError:
-        return None

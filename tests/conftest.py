@@ -1,53 +1,29 @@
-"""Shared fixtures: the real bundled model, a seed index built once, and a fake embedder."""
+"""Shared fixtures: the real bundled model, a seed index built once, and a hashing encoder."""
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 from qa.config import DEFAULT_MODEL, Settings, get_settings
 from qa.corpus.load import load
-from qa.embed import Embedder, Vectors, get_embedder
-from qa.index import open_index
+from qa.encoders import Encoder, get_encoder
+from qa.encoders.hashing import HashingEncoder
 from qa.indexing import build
 from qa.retrieve import Retriever
+from qa.store import Snapshot, check_encoder
+from qa.store.local import LocalStore
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 DATA = Path(__file__).resolve().parent / "data"
 FAKE_MODEL = "test-hash-embedder"
-
-
-class HashEmbedder(Embedder):
-    """Bag-of-words hashing: deterministic, instant, and similar texts get similar vectors.
-
-    For tests of index bookkeeping, which must not depend on the model. It records every
-    text it embeds, so tests can tell what was (not) embedded again.
-    """
-
-    def __init__(self, name: str = FAKE_MODEL, dimension: int = 64) -> None:
-        self.name = name
-        self.dimension = dimension
-        self.embedded: list[str] = []
-
-    def _encode(self, texts: Sequence[str], *, batch_size: int) -> Vectors:
-        self.embedded.extend(texts)
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
-                digest = hashlib.blake2b(word.encode(), digest_size=4).digest()
-                out[row, int.from_bytes(digest, "little") % self.dimension] += 1.0
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return (out / np.where(norms == 0, 1.0, norms)).astype(np.float32)
 
 
 @pytest.fixture(autouse=True)
@@ -63,17 +39,19 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture
 def fake_settings(tmp_path: Path) -> Settings:
-    return Settings(index_dir=tmp_path / "index", model=FAKE_MODEL, lock_timeout=0.5)
+    return Settings(
+        index_dir=tmp_path / "index", model=FAKE_MODEL, encoder="hashing", lock_timeout=0.5
+    )
 
 
 @pytest.fixture
-def fake_embedder() -> HashEmbedder:
-    return HashEmbedder()
+def fake_encoder() -> HashingEncoder:
+    return HashingEncoder(FAKE_MODEL)
 
 
 @pytest.fixture(scope="session")
-def real_embedder() -> Embedder:
-    return get_embedder(DEFAULT_MODEL)
+def real_encoder() -> Encoder:
+    return get_encoder(Settings(model=DEFAULT_MODEL))
 
 
 @pytest.fixture(scope="session")
@@ -82,17 +60,26 @@ def seed_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def seed_index_dir(seed_settings: Settings, real_embedder: Embedder) -> Path:
+def seed_index_dir(seed_settings: Settings, real_encoder: Encoder) -> Path:
     """The seed articles indexed once with the real model; tests only read it."""
-    build(seed_settings.index_dir, load([SEEDS]).articles, seed_settings, lambda: real_embedder)
+    store = LocalStore(seed_settings.index_dir)
+    build(store, load([SEEDS]).articles, seed_settings, lambda: real_encoder)
     return seed_settings.index_dir
 
 
 @pytest.fixture(scope="session")
 def seed_retriever(
-    seed_index_dir: Path, seed_settings: Settings, real_embedder: Embedder
+    seed_index_dir: Path, seed_settings: Settings, real_encoder: Encoder
 ) -> Retriever:
-    return Retriever(open_index(seed_index_dir), real_embedder, seed_settings)
+    return Retriever(LocalStore(seed_index_dir).open(), real_encoder, seed_settings)
+
+
+def opened(index_dir: Path, model: str | None = None) -> Snapshot:
+    """The current version of a local index, refused when built with another model."""
+    snapshot = LocalStore(index_dir).open()
+    if model is not None:
+        check_encoder(snapshot.manifest, str(index_dir), snapshot.manifest.encoder, model)
+    return snapshot
 
 
 def using(retriever: Retriever, method: str | None = None, **settings: object) -> Retriever:

@@ -17,7 +17,7 @@ import pytest
 
 from qa.api import create_app
 from qa.config import Settings
-from qa.embed import Embedder
+from qa.encoders import Encoder
 from tests.serving import running
 
 KEY = "test-key-5f1e"
@@ -30,24 +30,24 @@ FISH = (
 
 
 def serve(
-    index_dir: Path, embedder: Embedder, **settings: Any
+    index_dir: Path, embedder: Encoder, **settings: Any
 ) -> Any:  # a context manager yielding the base URL
-    app = create_app(Settings(index_dir=index_dir, **settings), embedder=lambda: embedder)
+    app = create_app(Settings(index_dir=index_dir, **settings), encoder=lambda: embedder)
     return running(app)
 
 
 @pytest.fixture(scope="module")
-def api(seed_index_dir: Path, real_embedder: Embedder) -> Iterator[httpx.Client]:
+def api(seed_index_dir: Path, real_encoder: Encoder) -> Iterator[httpx.Client]:
     """A read-only server over the shared seed index; writes are not enabled."""
-    with serve(seed_index_dir, real_embedder) as url, httpx.Client(base_url=url) as client:
+    with serve(seed_index_dir, real_encoder) as url, httpx.Client(base_url=url) as client:
         yield client
 
 
 @pytest.fixture
-def writable(seed_copy: Path, real_embedder: Embedder) -> Iterator[httpx.Client]:
+def writable(seed_copy: Path, real_encoder: Encoder) -> Iterator[httpx.Client]:
     """A server over a private copy of the seed index, with an API key."""
     with (
-        serve(seed_copy, real_embedder, api_key=KEY) as url,
+        serve(seed_copy, real_encoder, api_key=KEY) as url,
         httpx.Client(base_url=url, timeout=60) as client,
     ):
         yield client
@@ -72,15 +72,15 @@ def test_health_reports_counts_and_model(api: httpx.Client) -> None:
 
 
 def test_health_is_503_while_loading_and_without_an_index(
-    tmp_path: Path, real_embedder: Embedder
+    tmp_path: Path, real_encoder: Encoder
 ) -> None:
     loaded = threading.Event()
 
-    def slow_model() -> Embedder:
+    def slow_model() -> Encoder:
         loaded.wait(timeout=60)
-        return real_embedder
+        return real_encoder
 
-    app = create_app(Settings(index_dir=tmp_path / "none"), embedder=slow_model)
+    app = create_app(Settings(index_dir=tmp_path / "none"), encoder=slow_model)
     with running(app, wait_ready=False) as url:
         loading = httpx.get(f"{url}/health")
         assert (loading.status_code, loading.json()["status"]) == (503, "loading")
@@ -345,7 +345,7 @@ def test_add_then_ask_finds_the_new_article(writable: httpx.Client) -> None:
 
 
 def test_delete_then_ask_it_is_gone_also_after_a_restart(
-    writable: httpx.Client, seed_copy: Path, real_embedder: Embedder
+    writable: httpx.Client, seed_copy: Path, real_encoder: Encoder
 ) -> None:
     writable.post("/articles", json={"id": "fish", "text": FISH}, headers=AUTH)
     response = writable.delete("/articles/fish", headers=AUTH)
@@ -355,7 +355,7 @@ def test_delete_then_ask_it_is_gone_also_after_a_restart(
     assert writable.delete("/articles/fish", headers=AUTH).status_code == 404
     question = "Where was the summit on fishing quotas?"
     assert all("Reykjavik" not in a["quote"] for a in ask(writable, question)["answers"])
-    with serve(seed_copy, real_embedder) as url, httpx.Client(base_url=url) as again:
+    with serve(seed_copy, real_encoder) as url, httpx.Client(base_url=url) as again:
         assert again.get("/articles/fish").status_code == 404
         assert len(again.get("/articles").json()) == 5
 
@@ -433,9 +433,9 @@ def test_bad_articles_get_a_4xx_and_change_nothing(
     assert len(writable.get("/articles").json()) == 5
 
 
-def test_uploads_over_the_limit_are_413(seed_copy: Path, real_embedder: Embedder) -> None:
+def test_uploads_over_the_limit_are_413(seed_copy: Path, real_encoder: Encoder) -> None:
     with (
-        serve(seed_copy, real_embedder, api_key=KEY, max_upload_bytes=1000) as url,
+        serve(seed_copy, real_encoder, api_key=KEY, max_upload_bytes=1000) as url,
         httpx.Client(base_url=url) as client,
     ):
         big = ("All work and no play makes Jack a dull boy. " * 40).encode()
@@ -459,9 +459,9 @@ def test_uploads_over_the_limit_are_413(seed_copy: Path, real_embedder: Embedder
 
 
 def test_concurrent_questions_share_model_calls(
-    seed_index_dir: Path, real_embedder: Embedder
+    seed_index_dir: Path, real_encoder: Encoder
 ) -> None:
-    app = create_app(Settings(index_dir=seed_index_dir), embedder=lambda: real_embedder)
+    app = create_app(Settings(index_dir=seed_index_dir), encoder=lambda: real_encoder)
     with running(app) as url:
         service = app.state.service
         before = service.batches
@@ -484,7 +484,7 @@ def test_concurrent_questions_share_model_calls(
 
 
 def test_mixed_requests_while_an_article_is_added_all_succeed(
-    seed_copy: Path, real_embedder: Embedder
+    seed_copy: Path, real_encoder: Encoder
 ) -> None:
     async def storm(url: str) -> tuple[list[httpx.Response], httpx.Response]:
         async with httpx.AsyncClient(base_url=url, timeout=120) as client:
@@ -505,7 +505,7 @@ def test_mixed_requests_while_an_article_is_added_all_succeed(
             *responses, added = await asyncio.gather(*requests, add)
             return responses, added
 
-    with serve(seed_copy, real_embedder, api_key=KEY) as url:
+    with serve(seed_copy, real_encoder, api_key=KEY) as url:
         responses, added = asyncio.run(storm(url))
         assert added.status_code == 201
         assert [r.status_code for r in responses] == [200] * 200
@@ -542,9 +542,9 @@ def test_request_id_is_echoed(api: httpx.Client) -> None:
     assert response.headers["X-Request-ID"] == "abc123"
 
 
-def test_cors_origins_are_configurable(seed_index_dir: Path, real_embedder: Embedder) -> None:
+def test_cors_origins_are_configurable(seed_index_dir: Path, real_encoder: Encoder) -> None:
     origin = "https://newsroom.example"
-    with serve(seed_index_dir, real_embedder, cors_origins=[origin]) as url:
+    with serve(seed_index_dir, real_encoder, cors_origins=[origin]) as url:
         preflight = httpx.options(
             f"{url}/ask",
             headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
@@ -555,17 +555,17 @@ def test_cors_origins_are_configurable(seed_index_dir: Path, real_embedder: Embe
 
 
 def test_an_index_rebuilt_by_another_process_is_picked_up(
-    seed_copy: Path, real_embedder: Embedder, tmp_path: Path
+    seed_copy: Path, real_encoder: Encoder, tmp_path: Path
 ) -> None:
     from qa.corpus.load import load
     from qa.indexing import build
 
     story = tmp_path / "fish.txt"
     story.write_text(FISH, encoding="utf-8")
-    with serve(seed_copy, real_embedder) as url, httpx.Client(base_url=url) as client:
+    with serve(seed_copy, real_encoder) as url, httpx.Client(base_url=url) as client:
         # What `qa index --add fish.txt` does from another terminal.
         settings = Settings(index_dir=seed_copy)
-        build(seed_copy, load([story]).articles, settings, lambda: real_embedder, add=True)
+        build(seed_copy, load([story]).articles, settings, lambda: real_encoder, add=True)
         top = ask(client, "Where was the summit on fishing quotas?")["answers"][0]
         assert "Reykjavik" in top["quote"]
         assert client.get("/health").json()["articles"] == 6

@@ -28,7 +28,7 @@ from bots.telegram_bot import run_alongside
 from qa.api import create_app
 from qa.cli import main as cli_main
 from qa.config import Settings
-from qa.embed import Embedder
+from qa.encoders import Encoder
 from qa.errors import QAError
 from qa.retrieve import Retriever
 from qa.service import Service
@@ -45,7 +45,7 @@ RATE_LIMIT = 5
 class BotThread:
     """The bot under test with its own Service, on an event loop in a thread."""
 
-    def __init__(self, settings: Settings, embedder: Embedder) -> None:
+    def __init__(self, settings: Settings, embedder: Encoder) -> None:
         self.settings = settings
         self.embedder = embedder
         self.ready = threading.Event()
@@ -68,7 +68,7 @@ class BotThread:
 
     async def _run(self) -> None:
         self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
-        service = Service(self.settings, embedder=lambda: self.embedder)
+        service = Service(self.settings, encoder=lambda: self.embedder)
         try:
             await service.start()
             async with run_alongside(service, self.settings):
@@ -82,7 +82,7 @@ class BotThread:
 
 
 @contextmanager
-def running_bot(settings: Settings, embedder: Embedder) -> Iterator[BotThread]:
+def running_bot(settings: Settings, embedder: Encoder) -> Iterator[BotThread]:
     bot = BotThread(settings, embedder)
     bot.start()
     try:
@@ -122,11 +122,11 @@ def bot(
     telegram: FakeTelegram,
     seed_settings: Settings,
     seed_index_dir: Path,
-    real_embedder: Embedder,
+    real_encoder: Encoder,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[BotThread]:
     db = tmp_path_factory.mktemp("bot") / "telegram.sqlite3"
-    with running_bot(bot_settings(seed_settings, telegram, db), real_embedder) as running:
+    with running_bot(bot_settings(seed_settings, telegram, db), real_encoder) as running:
         yield running
 
 
@@ -418,14 +418,14 @@ def test_network_errors_are_retried(bot: BotThread, telegram: FakeTelegram) -> N
 def test_errors_are_logged_without_the_token_and_the_bot_keeps_running(
     seed_settings: Settings,
     seed_index_dir: Path,
-    real_embedder: Embedder,
+    real_encoder: Encoder,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     with FakeTelegram().running() as fake:
         settings = bot_settings(seed_settings, fake, tmp_path / "t.sqlite3")
-        with running_bot(settings, real_embedder):
+        with running_bot(settings, real_encoder):
             fake.fail("sendMessage", 502, 502, 502, 502)  # every attempt of one reply
             fake.send(2001, TROOPS)
             [sorry] = replies(fake, 2001)
@@ -441,13 +441,13 @@ def test_errors_are_logged_without_the_token_and_the_bot_keeps_running(
 
 
 def test_allowlist_refuses_other_chats_politely(
-    seed_settings: Settings, seed_index_dir: Path, real_embedder: Embedder, tmp_path: Path
+    seed_settings: Settings, seed_index_dir: Path, real_encoder: Encoder, tmp_path: Path
 ) -> None:
     with FakeTelegram().running() as fake:
         settings = bot_settings(
             seed_settings, fake, tmp_path / "t.sqlite3", telegram_allowed_chats=(3001,)
         )
-        with running_bot(settings, real_embedder):
+        with running_bot(settings, real_encoder):
             fake.send(3002, TROOPS)
             fake.send(3001, TROOPS)
             fake.inline(TROOPS, user_id=3002)
@@ -462,14 +462,14 @@ def test_allowlist_refuses_other_chats_politely(
 
 
 def test_more_and_votes_work_after_a_restart(
-    seed_settings: Settings, seed_index_dir: Path, real_embedder: Embedder, tmp_path: Path
+    seed_settings: Settings, seed_index_dir: Path, real_encoder: Encoder, tmp_path: Path
 ) -> None:
     with FakeTelegram().running() as fake:
         settings = bot_settings(seed_settings, fake, tmp_path / "t.sqlite3")
-        with running_bot(settings, real_embedder):
+        with running_bot(settings, real_encoder):
             fake.send(4001, TROOPS)
             [first] = replies(fake, 4001)
-        with running_bot(settings, real_embedder):
+        with running_bot(settings, real_encoder):
             fake.press(first, "👎 2", user_id=4001)
             fake.press(first, "More ▸", user_id=4001)
             [_, more] = replies(fake, 4001, 2)
@@ -586,11 +586,11 @@ def test_serve_runs_the_api_and_the_bot_in_one_process(
     telegram: FakeTelegram,
     seed_settings: Settings,
     seed_index_dir: Path,
-    real_embedder: Embedder,
+    real_encoder: Encoder,
     tmp_path: Path,
 ) -> None:
     settings = bot_settings(seed_settings, telegram, tmp_path / "telegram.sqlite3")
-    app = create_app(settings, embedder=lambda: real_embedder, sidecars=(run_alongside,))
+    app = create_app(settings, encoder=lambda: real_encoder, sidecars=(run_alongside,))
     with running(app) as url:
         asked = httpx.get(f"{url}/ask", params={"q": TROOPS, "k": 1}).json()
         assert "30,000 troops" in asked["answers"][0]["quote"]
@@ -600,7 +600,7 @@ def test_serve_runs_the_api_and_the_bot_in_one_process(
 
 
 def test_serve_without_a_reachable_bot_api_still_serves(
-    seed_settings: Settings, seed_index_dir: Path, real_embedder: Embedder, tmp_path: Path
+    seed_settings: Settings, seed_index_dir: Path, real_encoder: Encoder, tmp_path: Path
 ) -> None:
     settings = seed_settings.model_copy(
         update={
@@ -609,6 +609,6 @@ def test_serve_without_a_reachable_bot_api_still_serves(
             "telegram_db": tmp_path / "telegram.sqlite3",
         }
     )
-    app = create_app(settings, embedder=lambda: real_embedder, sidecars=(run_alongside,))
+    app = create_app(settings, encoder=lambda: real_encoder, sidecars=(run_alongside,))
     with running(app) as url:
         assert httpx.get(f"{url}/health").json()["status"] == "ok"

@@ -9,14 +9,13 @@ import pytest
 
 from qa.cli import main
 from qa.config import Settings
-from qa.embed import Embedder
+from qa.encoders import Encoder
 from qa.errors import InputError
 from qa.evaluation import evaluate, read
 from qa.evaluation.metrics import Calibration, score
 from qa.evaluation.run import Outcome, RunResult, Unit
 from qa.evaluation.sets import Question, read_beir, read_squad, read_testset
-from qa.index import open_index
-from tests.conftest import SEEDS
+from tests.conftest import SEEDS, opened
 
 # Today's figures of the default (hybrid) retriever on seeds/questions.jsonl are R@5
 # 0.970 and MRR@10 0.913; a change that drops below these floors hurts retrieval.
@@ -257,22 +256,21 @@ def test_reads_squad_files(tmp_path: Path) -> None:
         read_squad(tmp_path / "bad.json")
 
 
-def test_benchmarks_get_a_cached_index_of_their_own(
-    tmp_path: Path, real_embedder: Embedder
-) -> None:
+def test_benchmarks_get_a_cached_index_of_their_own(tmp_path: Path, real_encoder: Encoder) -> None:
     settings = Settings(cache_dir=tmp_path / "cache", index_dir=tmp_path / "unused")
     testset = read(beir_folder(tmp_path))
-    first = evaluate(testset, settings, lambda: real_embedder, retrievers=["dense", "bm25"], k=3)
+    first = evaluate(testset, settings, lambda: real_encoder, retrievers=["dense", "bm25"], k=3)
     assert [s.retriever for s in first.scores] == ["dense", "bm25"]
+    assert [s.retriever for s in first.ranking_scores] == ["dense, ranking", "bm25, ranking"]
     assert first.scores[0].ranking["recall@1"] == 1.0
     (cached,) = (tmp_path / "cache" / "eval").iterdir()
-    version = open_index(cached).path
+    version = opened(cached).version
 
-    def no_model() -> Embedder:
+    def no_model() -> Encoder:
         raise AssertionError("the cached index was embedded again")
 
-    second = evaluate(testset, settings, lambda: real_embedder, retrievers=["dense"], k=3)
-    assert open_index(cached).path == version
+    second = evaluate(testset, settings, lambda: real_encoder, retrievers=["dense"], k=3)
+    assert opened(cached).version == version
     assert second.scores[0].ranking == first.scores[0].ranking
     assert not (tmp_path / "unused").exists()
     with pytest.raises(
@@ -282,7 +280,7 @@ def test_benchmarks_get_a_cached_index_of_their_own(
 
 
 def test_whole_documents_index_a_benchmark_one_passage_per_document(
-    tmp_path: Path, real_embedder: Embedder
+    tmp_path: Path, real_encoder: Encoder
 ) -> None:
     folder = beir_folder(tmp_path)
     long_text = " ".join(f"Sentence number {n} of the grain report is here." for n in range(9))
@@ -299,18 +297,18 @@ def test_whole_documents_index_a_benchmark_one_passage_per_document(
         evaluate(
             testset,
             settings,
-            lambda: real_embedder,
+            lambda: real_encoder,
             retrievers=["dense"],
             k=3,
             whole_documents=whole,
         )
         newest = max((tmp_path / "cache" / "eval").iterdir(), key=lambda p: p.stat().st_mtime)
-        assert len(open_index(newest).passages) == passages
+        assert opened(newest).documents.passage_count() == passages
     with pytest.raises(InputError, match="--whole-documents is for benchmarks"):
         evaluate(
             read(SEEDS / "questions.jsonl"),
             settings,
-            lambda: real_embedder,
+            lambda: real_encoder,
             retrievers=["dense"],
             k=3,
             whole_documents=True,
@@ -318,11 +316,11 @@ def test_whole_documents_index_a_benchmark_one_passage_per_document(
 
 
 def test_squad_unanswerable_questions_are_judged_on_abstaining(
-    tmp_path: Path, real_embedder: Embedder
+    tmp_path: Path, real_encoder: Encoder
 ) -> None:
     settings = Settings(cache_dir=tmp_path / "cache")
     result = evaluate(
-        read(squad_file(tmp_path)), settings, lambda: real_embedder, retrievers=["dense"], k=3
+        read(squad_file(tmp_path)), settings, lambda: real_encoder, retrievers=["dense"], k=3
     )
     (scores,) = result.scores
     assert scores.answerable == 1 and scores.off_topic == 1
@@ -332,11 +330,11 @@ def test_squad_unanswerable_questions_are_judged_on_abstaining(
 
 
 def test_seed_retrieval_stays_above_its_floor(
-    seed_index_dir: Path, seed_settings: Settings, real_embedder: Embedder
+    seed_index_dir: Path, seed_settings: Settings, real_encoder: Encoder
 ) -> None:
     testset = read(SEEDS / "questions.jsonl")
     result = evaluate(
-        testset, seed_settings, lambda: real_embedder, retrievers=[seed_settings.retriever], k=10
+        testset, seed_settings, lambda: real_encoder, retrievers=[seed_settings.retriever], k=10
     )
     (scores,) = result.scores
     assert scores.answerable >= 60 and scores.off_topic >= 10

@@ -74,5 +74,5 @@ def test_hybrid_puts_a_lexical_only_and_a_meaning_led_answer_first(
     meaning = "How did the two delegations behave when they met?"
     answer = "greeted each other cordially"
     top = bm25.search(meaning, 1)[0]
-    assert answer not in bm25.index.articles[top.article_id].text[top.start : top.end]
+    assert answer not in bm25.snapshot.documents.articles[top.article_id].text[top.start : top.end]
     assert answer in hybrid.ask(meaning, 1).answers[0].quote

@@ -19,18 +19,22 @@ import pytest
 from qa.config import DEFAULT_MODEL, Settings
 from qa.corpus.load import load, make_article
 from qa.corpus.meta import Meta
-from qa.embed import Embedder
+from qa.encoders import Encoder
+from qa.encoders.hashing import HashingEncoder
 from qa.errors import (
     IndexBusyError,
     IndexCorruptError,
     IndexMismatchError,
     IndexMissingError,
 )
-from qa.index import CURRENT, FORMAT_VERSION, MANIFEST, PASSAGE_VECTORS, STORE, open_index, versions
 from qa.indexing import BuildReport, build
 from qa.retrieve import Retriever
-from qa.types import Article
-from tests.conftest import FAKE_MODEL, ROOT, SEEDS, HashEmbedder
+from qa.store import Snapshot, StoredPassage
+from qa.store.local import PASSAGE_VECTORS, STORE, LocalStore
+from qa.store.local.versions import CURRENT, MANIFEST, versions
+from qa.store.manifest import FORMAT_VERSION
+from qa.types import Article, Filters
+from tests.conftest import FAKE_MODEL, ROOT, SEEDS, opened
 
 
 def article(aid: str, *sentences: str, title: str | None = None) -> Article:
@@ -56,71 +60,81 @@ C = article(
 )
 
 
-def no_model() -> Embedder:
+def no_model() -> Encoder:
     raise AssertionError("the model was loaded although nothing needed embedding")
 
 
-def make_build(settings: Settings, embedder: HashEmbedder) -> Callable[..., BuildReport]:
+def folder(index_dir: Path) -> Path:
+    """The folder of the version in use."""
+    return index_dir / opened(index_dir).version
+
+
+def every_passage(snapshot: Snapshot) -> list[StoredPassage]:
+    docs = snapshot.documents
+    return [docs.passage(i) for i in docs.passage_ids()]
+
+
+def make_build(settings: Settings, embedder: HashingEncoder) -> Callable[..., BuildReport]:
     def run(articles: list[Article], *, add: bool = False) -> BuildReport:
-        return build(settings.index_dir, articles, settings, lambda: embedder, add=add)
+        return build(LocalStore(settings.index_dir), articles, settings, lambda: embedder, add=add)
 
     return run
 
 
 def test_build_writes_a_self_describing_index(
-    fake_settings: Settings, fake_embedder: HashEmbedder
+    fake_settings: Settings, fake_encoder: HashingEncoder
 ) -> None:
-    report = build(fake_settings.index_dir, [A, B], fake_settings, lambda: fake_embedder)
-    index = open_index(fake_settings.index_dir, model=FAKE_MODEL)
-    manifest = json.loads((index.path / MANIFEST).read_text())
+    report = build(LocalStore(fake_settings.index_dir), [A, B], fake_settings, lambda: fake_encoder)
+    index = opened(fake_settings.index_dir, model=FAKE_MODEL)
+    manifest = json.loads((folder(fake_settings.index_dir) / MANIFEST).read_text())
     assert manifest["model"] == FAKE_MODEL
     assert manifest["dimension"] == 64
     assert manifest["format"] == FORMAT_VERSION
-    assert manifest["articles"] == 2 == len(index.articles)
-    assert manifest["passages"] == len(index.passages) == report.passages > 2
-    assert manifest["sentences"] == len(index.sentences) == 8
+    assert manifest["articles"] == 2 == len(index.documents.articles)
+    assert manifest["passages"] == index.documents.passage_count() == report.passages > 2
+    assert manifest["sentences"] == index.documents.sentence_count() == 8
     assert manifest["built_at"].endswith("+00:00")
     assert {"faiss-cpu", "sentence-transformers"} <= set(manifest["versions"])
-    for passage in index.passages.values():
-        text = index.articles[passage.article_id].text
+    for passage in every_passage(index):
+        text = index.documents.articles[passage.article_id].text
         first, last = (
-            index.sentences[passage.first_sentence],
-            index.sentences[passage.last_sentence],
+            index.documents.sentence(passage.first_sentence),
+            index.documents.sentence(passage.last_sentence),
         )
         assert (first.start, last.end) == (passage.start, passage.end)
         assert text[passage.start : passage.end].strip() == text[passage.start : passage.end]
 
 
 def test_the_sentences_before_a_passage_are_its_articles_own(
-    fake_settings: Settings, fake_embedder: HashEmbedder
+    fake_settings: Settings, fake_encoder: HashingEncoder
 ) -> None:
-    run = make_build(fake_settings, fake_embedder)
+    run = make_build(fake_settings, fake_encoder)
     run([A, B])
     run([C], add=True)  # ids of a later write follow those of the first
-    index = open_index(fake_settings.index_dir)
+    index = opened(fake_settings.index_dir)
     for aid in ("a", "b", "c"):
-        passages = index.passages_of(aid)
-        sentences = sorted({index.sentences[i] for p in passages for i in p.sentence_ids},
+        passages = index.documents.passages_of(aid)
+        sentences = sorted({index.documents.sentence(i) for p in passages for i in p.sentence_ids},
                            key=lambda s: s.start)  # fmt: skip
         for passage in passages:
             earlier = [s for s in sentences if s.end <= passage.start]
-            assert index.sentences_before(passage, 2) == tuple(earlier[-2:])
-        assert index.sentences_before(passages[0], 2) == ()
+            assert index.documents.sentences_before(passage, 2) == tuple(earlier[-2:])
+        assert index.documents.sentences_before(passages[0], 2) == ()
 
 
 def test_faiss_hits_match_brute_force_cosine(
-    fake_settings: Settings, fake_embedder: HashEmbedder
+    fake_settings: Settings, fake_encoder: HashingEncoder
 ) -> None:
-    build(fake_settings.index_dir, [A, B, C], fake_settings, lambda: fake_embedder)
-    index = open_index(fake_settings.index_dir)
-    ids = sorted(index.passages)
-    matrix = index.passage_vectors(ids)
-    query = fake_embedder.encode_queries(["Why did wheat prices drop after the harvest?"])
-    scores, found = index.search(query, 4)
+    build(LocalStore(fake_settings.index_dir), [A, B, C], fake_settings, lambda: fake_encoder)
+    index = opened(fake_settings.index_dir)
+    ids = sorted(index.documents.passage_ids())
+    matrix = index.passage_vectors.vectors(ids)
+    query = fake_encoder.encode_queries(["Why did wheat prices drop after the harvest?"])
+    found = index.passage_vectors.search(query, 4, Filters())[0]
     brute = matrix @ query[0]
     order = np.argsort(-brute)[:4]
-    assert list(found[0]) == [ids[i] for i in order]
-    assert np.allclose(scores[0], brute[order], atol=1e-5)
+    assert [f.id for f in found] == [ids[i] for i in order]
+    assert np.allclose([f.score for f in found], brute[order], atol=1e-5)
     assert np.allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-5)
 
 
@@ -155,155 +169,179 @@ def test_round_trip_in_a_new_process(seed_index_dir: Path, seed_retriever: Retri
 
 
 def test_add_embeds_only_the_new_articles(
-    fake_settings: Settings, fake_embedder: HashEmbedder
+    fake_settings: Settings, fake_encoder: HashingEncoder
 ) -> None:
-    run = make_build(fake_settings, fake_embedder)
+    run = make_build(fake_settings, fake_encoder)
     run([A, B])
-    before = open_index(fake_settings.index_dir)
-    fake_embedder.embedded.clear()
+    before = opened(fake_settings.index_dir)
+    fake_encoder.encoded.clear()
     report = run([C], add=True)
-    after = open_index(fake_settings.index_dir)
-    assert set(after.articles) == {"a", "b", "c"}
-    assert fake_embedder.embedded and all(t in C.text for t in fake_embedder.embedded)
+    after = opened(fake_settings.index_dir)
+    assert set(after.documents.articles) == {"a", "b", "c"}
+    assert fake_encoder.encoded and all(t in C.text for t in fake_encoder.encoded)
     assert report.added == ("c",)
-    for pid, passage in before.passages.items():
-        assert after.passages[pid] == passage
-    old_ids = sorted(before.passages)
-    assert np.array_equal(after.passage_vectors(old_ids), before.passage_vectors(old_ids))
-    assert min(p.id for p in after.passages_of("c")) > max(old_ids)
+    for pid, passage in ((p.id, p) for p in every_passage(before)):
+        assert after.documents.passage(pid) == passage
+    old_ids = sorted(before.documents.passage_ids())
+    assert np.array_equal(
+        after.passage_vectors.vectors(old_ids), before.passage_vectors.vectors(old_ids)
+    )
+    assert min(p.id for p in after.documents.passages_of("c")) > max(old_ids)
 
 
 def test_reindexing_a_changed_article_replaces_its_passages(
-    fake_settings: Settings, fake_embedder: HashEmbedder
+    fake_settings: Settings, fake_encoder: HashingEncoder
 ) -> None:
-    run = make_build(fake_settings, fake_embedder)
+    run = make_build(fake_settings, fake_encoder)
     run([A, B])
-    before = open_index(fake_settings.index_dir)
+    before = opened(fake_settings.index_dir)
     changed = article("b", "Farmers in the north lost much of the harvest to floods this year.")
-    fake_embedder.embedded.clear()
+    fake_encoder.encoded.clear()
     report = run([A, changed])
-    after = open_index(fake_settings.index_dir)
+    after = opened(fake_settings.index_dir)
     assert report.updated == ("b",)
-    assert all(t in changed.text for t in fake_embedder.embedded)
-    assert after.articles["b"].text == changed.text
-    assert len(after.passages_of("b")) == 1
-    spans = [(p.article_id, p.start, p.end) for p in after.passages.values()]
+    assert all(t in changed.text for t in fake_encoder.encoded)
+    assert after.documents.articles["b"].text == changed.text
+    assert len(after.documents.passages_of("b")) == 1
+    spans = [(p.article_id, p.start, p.end) for p in every_passage(after)]
     assert len(spans) == len(set(spans))
-    assert {p.id for p in after.passages_of("a")} == {p.id for p in before.passages_of("a")}
-    assert not {p.id for p in after.passages_of("b")} & {p.id for p in before.passages_of("b")}
-    assert after.manifest.passages == len(after.passages)
+    assert {p.id for p in after.documents.passages_of("a")} == {
+        p.id for p in before.documents.passages_of("a")
+    }
+    assert not {p.id for p in after.documents.passages_of("b")} & {
+        p.id for p in before.documents.passages_of("b")
+    }
+    assert after.manifest.passages == after.documents.passage_count()
 
 
 def test_adding_a_changed_article_also_replaces_it(
-    fake_settings: Settings, fake_embedder: HashEmbedder
+    fake_settings: Settings, fake_encoder: HashingEncoder
 ) -> None:
-    run = make_build(fake_settings, fake_embedder)
+    run = make_build(fake_settings, fake_encoder)
     run([A, B])
     changed = article("a", "The committee postponed its meeting in Geneva until further notice.")
     run([changed], add=True)
-    after = open_index(fake_settings.index_dir)
-    assert set(after.articles) == {"a", "b"}
-    assert [after.articles["a"].text[p.start : p.end] for p in after.passages_of("a")] == [
-        changed.text
-    ]
+    after = opened(fake_settings.index_dir)
+    assert set(after.documents.articles) == {"a", "b"}
+    assert [
+        after.documents.articles["a"].text[p.start : p.end]
+        for p in after.documents.passages_of("a")
+    ] == [changed.text]
 
 
 def test_full_build_drops_articles_not_given(
-    fake_settings: Settings, fake_embedder: HashEmbedder
+    fake_settings: Settings, fake_encoder: HashingEncoder
 ) -> None:
-    run = make_build(fake_settings, fake_embedder)
+    run = make_build(fake_settings, fake_encoder)
     run([A, B, C])
     report = run([A, C])
-    index = open_index(fake_settings.index_dir)
+    index = opened(fake_settings.index_dir)
     assert report.removed == ("b",)
-    assert set(index.articles) == {"a", "c"}
-    assert all(p.article_id != "b" for p in index.passages.values())
+    assert set(index.documents.articles) == {"a", "c"}
+    assert all(p.article_id != "b" for p in every_passage(index))
 
 
 def test_unchanged_articles_need_no_model(
-    fake_settings: Settings, fake_embedder: HashEmbedder
+    fake_settings: Settings, fake_encoder: HashingEncoder
 ) -> None:
-    make_build(fake_settings, fake_embedder)([A, B])
-    first = open_index(fake_settings.index_dir).path
-    report = build(fake_settings.index_dir, [A, B], fake_settings, no_model)
+    make_build(fake_settings, fake_encoder)([A, B])
+    first = folder(fake_settings.index_dir)
+    report = build(LocalStore(fake_settings.index_dir), [A, B], fake_settings, no_model)
     assert report.up_to_date
-    assert open_index(fake_settings.index_dir).path == first
+    assert folder(fake_settings.index_dir) == first
     renamed = make_article(
         A.text, Meta(id="a", title="A new title"), origin="a.txt", markdown=False
     )
-    report = build(fake_settings.index_dir, [renamed, B], fake_settings, no_model)
+    report = build(LocalStore(fake_settings.index_dir), [renamed, B], fake_settings, no_model)
     assert not report.up_to_date and report.embedded == 0
-    assert open_index(fake_settings.index_dir).articles["a"].source.title == "A new title"
+    assert opened(fake_settings.index_dir).documents.articles["a"].source.title == "A new title"
 
 
 def test_old_versions_are_pruned_but_the_previous_one_kept(
-    fake_settings: Settings, fake_embedder: HashEmbedder
+    fake_settings: Settings, fake_encoder: HashingEncoder
 ) -> None:
-    run = make_build(fake_settings, fake_embedder)
+    run = make_build(fake_settings, fake_encoder)
     keep = fake_settings.index_dir / "notes"
     keep.mkdir(parents=True)
     run([A])
     run([A, B])
-    previous = open_index(fake_settings.index_dir).path
+    previous = folder(fake_settings.index_dir)
     run([A, B, C])
-    current = open_index(fake_settings.index_dir).path
+    current = folder(fake_settings.index_dir)
     assert {v.name for v in versions(fake_settings.index_dir)} == {previous.name, current.name}
     assert keep.is_dir()
 
 
 def test_missing_index_says_to_run_qa_index(tmp_path: Path) -> None:
     with pytest.raises(IndexMissingError, match=r"no index in .*run `qa index`"):
-        open_index(tmp_path / "nowhere")
+        opened(tmp_path / "nowhere")
 
 
 def test_model_mismatch_names_both_models(
-    fake_settings: Settings, fake_embedder: HashEmbedder
+    fake_settings: Settings, fake_encoder: HashingEncoder
 ) -> None:
-    make_build(fake_settings, fake_embedder)([A])
+    make_build(fake_settings, fake_encoder)([A])
     with pytest.raises(
         IndexMismatchError,
         match=r"built with the model 'test-hash-embedder'.*"
-        r"uses 'other-model'.*Run `qa index`",
+        r"uses the model 'other-model'.*Run `qa index`",
     ):
-        open_index(fake_settings.index_dir, model="other-model")
+        opened(fake_settings.index_dir, model="other-model")
+
+
+def test_an_index_built_by_another_encoder_is_refused(
+    fake_settings: Settings, fake_encoder: HashingEncoder
+) -> None:
+    make_build(fake_settings, fake_encoder)([A])
+    torch_settings = fake_settings.model_copy(update={"encoder": "torch"})
+    with pytest.raises(
+        IndexMismatchError,
+        match=r"on the hashing encoder, but this run uses .* on the torch encoder.*"
+        r"QA_ENCODER='hashing'",
+    ):
+        build(LocalStore(fake_settings.index_dir), [B], torch_settings, no_model, add=True)
+    report = build(LocalStore(fake_settings.index_dir), [A], fake_settings, no_model)
+    assert report.up_to_date  # the refused write left the index as it was
 
 
 def test_dimension_mismatch_is_refused(
-    fake_settings: Settings, fake_embedder: HashEmbedder
+    fake_settings: Settings, fake_encoder: HashingEncoder
 ) -> None:
-    make_build(fake_settings, fake_embedder)([A])
-    index = open_index(fake_settings.index_dir)
+    make_build(fake_settings, fake_encoder)([A])
+    index = opened(fake_settings.index_dir)
     with pytest.raises(IndexMismatchError, match=r"64-dimensional.*32-dimensional.*qa index"):
-        Retriever(index, HashEmbedder(dimension=32), fake_settings)
+        Retriever(index, HashingEncoder(FAKE_MODEL, dimension=32), fake_settings)
 
 
 def test_add_with_another_model_is_refused(
-    fake_settings: Settings, fake_embedder: HashEmbedder
+    fake_settings: Settings, fake_encoder: HashingEncoder
 ) -> None:
-    make_build(fake_settings, fake_embedder)([A])
+    make_build(fake_settings, fake_encoder)([A])
     other = fake_settings.model_copy(update={"model": "other-model"})
     with pytest.raises(IndexMismatchError, match="would mix vectors of two models"):
-        build(other.index_dir, [B], other, lambda: HashEmbedder("other-model"), add=True)
-    assert set(open_index(fake_settings.index_dir).articles) == {"a"}
+        build(
+            LocalStore(other.index_dir), [B], other, lambda: HashingEncoder("other-model"), add=True
+        )
+    assert set(opened(fake_settings.index_dir).documents.articles) == {"a"}
 
 
 def test_full_build_with_another_model_rebuilds_everything(
-    fake_settings: Settings, fake_embedder: HashEmbedder
+    fake_settings: Settings, fake_encoder: HashingEncoder
 ) -> None:
-    make_build(fake_settings, fake_embedder)([A, B])
+    make_build(fake_settings, fake_encoder)([A, B])
     other = fake_settings.model_copy(update={"model": "other-model"})
-    embedder = HashEmbedder("other-model", dimension=32)
-    report = build(other.index_dir, [A, B], other, lambda: embedder)
+    embedder = HashingEncoder("other-model", dimension=32)
+    report = build(LocalStore(other.index_dir), [A, B], other, lambda: embedder)
     assert report.embedded == report.passages
     assert any("rebuilding every article" in note for note in report.notes)
-    assert open_index(other.index_dir, model="other-model").manifest.dimension == 32
+    assert opened(other.index_dir, model="other-model").manifest.dimension == 32
 
 
 def test_add_without_an_index_explains_what_to_do(
-    fake_settings: Settings, fake_embedder: HashEmbedder
+    fake_settings: Settings, fake_encoder: HashingEncoder
 ) -> None:
     with pytest.raises(IndexMissingError, match=r"--add extends an existing index"):
-        make_build(fake_settings, fake_embedder)([A], add=True)
+        make_build(fake_settings, fake_encoder)([A], add=True)
 
 
 def corrupt_manifest(version: Path) -> None:
@@ -340,26 +378,26 @@ def point_nowhere(version: Path) -> None:
 )
 def test_damaged_index_says_what_and_to_rebuild(
     fake_settings: Settings,
-    fake_embedder: HashEmbedder,
+    fake_encoder: HashingEncoder,
     damage: Callable[[Path], None],
     message: str,
 ) -> None:
-    make_build(fake_settings, fake_embedder)([A, B])
-    damage(open_index(fake_settings.index_dir).path)
+    make_build(fake_settings, fake_encoder)([A, B])
+    damage(folder(fake_settings.index_dir))
     with pytest.raises(IndexCorruptError, match=message) as caught:
-        open_index(fake_settings.index_dir)
+        opened(fake_settings.index_dir)
     assert "qa index" in str(caught.value)
-    report = build(fake_settings.index_dir, [A, B], fake_settings, lambda: fake_embedder)
+    report = build(LocalStore(fake_settings.index_dir), [A, B], fake_settings, lambda: fake_encoder)
     assert report.notes and "rebuilding every article" in report.notes[0]
-    assert set(open_index(fake_settings.index_dir).articles) == {"a", "b"}
+    assert set(opened(fake_settings.index_dir).documents.articles) == {"a", "b"}
 
 
 def test_crash_while_writing_leaves_the_old_index_in_use(
-    fake_settings: Settings, fake_embedder: HashEmbedder, monkeypatch: pytest.MonkeyPatch
+    fake_settings: Settings, fake_encoder: HashingEncoder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    run = make_build(fake_settings, fake_embedder)
+    run = make_build(fake_settings, fake_encoder)
     run([A, B])
-    old = open_index(fake_settings.index_dir)
+    old = opened(fake_settings.index_dir)
 
     def crash(*args: object) -> None:
         raise OSError("disk full")
@@ -368,12 +406,12 @@ def test_crash_while_writing_leaves_the_old_index_in_use(
     with pytest.raises(OSError, match="disk full"):
         run([C], add=True)
     assert list(fake_settings.index_dir.glob(".build-*")), "the half-written build stays aside"
-    again = open_index(fake_settings.index_dir)
-    assert again.path == old.path and set(again.articles) == {"a", "b"}
+    again = opened(fake_settings.index_dir)
+    assert again.version == old.version and set(again.documents.articles) == {"a", "b"}
     monkeypatch.undo()
     run([C], add=True)
     assert not list(fake_settings.index_dir.glob(".build-*"))
-    assert set(open_index(fake_settings.index_dir).articles) == {"a", "b", "c"}
+    assert set(opened(fake_settings.index_dir).documents.articles) == {"a", "b", "c"}
 
 
 def test_killed_build_leaves_the_previous_index_usable(tmp_path: Path) -> None:
@@ -399,7 +437,7 @@ def test_killed_build_leaves_the_previous_index_usable(tmp_path: Path) -> None:
         timeout=300,
     )
     assert first.returncode == 0, first.stderr
-    before = open_index(index_dir, model=DEFAULT_MODEL)
+    before = opened(index_dir, model=DEFAULT_MODEL)
 
     process = subprocess.Popen(
         [sys.executable, "-m", "qa", "index", str(corpus), "--add"],
@@ -420,25 +458,25 @@ def test_killed_build_leaves_the_previous_index_usable(tmp_path: Path) -> None:
     process.wait(timeout=30)
     process.stderr.close()
 
-    after = open_index(index_dir, model=DEFAULT_MODEL)
-    assert after.path == before.path
-    assert set(after.articles) == set(before.articles)
+    after = opened(index_dir, model=DEFAULT_MODEL)
+    assert after.version == before.version
+    assert set(after.documents.articles) == set(before.documents.articles)
     assert after.search(np.ones((1, after.manifest.dimension), dtype=np.float32), 3)[1][0][0] >= 0
 
 
 def test_a_second_writer_waits_then_gives_up_clearly(
-    fake_settings: Settings, fake_embedder: HashEmbedder
+    fake_settings: Settings, fake_encoder: HashingEncoder
 ) -> None:
     fake_settings.index_dir.mkdir(parents=True)
     with open(fake_settings.index_dir / ".lock", "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         with pytest.raises(IndexBusyError, match="another qa process is writing"):
-            make_build(fake_settings, fake_embedder)([A])
-    make_build(fake_settings, fake_embedder)([A])
-    assert set(open_index(fake_settings.index_dir).articles) == {"a"}
+            make_build(fake_settings, fake_encoder)([A])
+    make_build(fake_settings, fake_encoder)([A])
+    assert set(opened(fake_settings.index_dir).documents.articles) == {"a"}
 
 
 def test_seed_index_holds_every_seed_article(seed_index_dir: Path) -> None:
-    index = open_index(seed_index_dir, model=DEFAULT_MODEL)
-    assert set(index.articles) == {a.id for a in load([SEEDS]).articles}
-    assert all(index.passages_of(a) for a in index.articles)
+    index = opened(seed_index_dir, model=DEFAULT_MODEL)
+    assert set(index.documents.articles) == {a.id for a in load([SEEDS]).articles}
+    assert all(index.documents.passages_of(a) for a in index.documents.articles)

@@ -4,21 +4,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from qa.config import Settings
+from qa.encoders.hashing import HashingEncoder
 from qa.errors import IndexCorruptError
-from qa.index import LEXICAL, open_index
 from qa.indexing import build
-from qa.lexical import Lexical
 from qa.retrieve import Retriever
-from tests.conftest import HashEmbedder, using
+from qa.store import Scored
+from qa.store.local import LEXICAL, LocalStore
+from qa.store.local.lexical import Bm25Lexical
+from qa.types import Filters
+from tests.conftest import opened, using
 from tests.test_index import A, B, C, article
+
+NONE = Filters()
+
+
+def ids(found: list[list[Scored]]) -> list[list[int]]:
+    return [[s.id for s in row] for row in found]
 
 
 def test_bm25_ranks_by_rare_words_and_stems() -> None:
-    lexical = Lexical.build(
+    lexical = Bm25Lexical.build(
         [
             "The talks were held in Zaporizhzhia on Friday.",
             "The talks continued without a result.",
@@ -26,19 +34,15 @@ def test_bm25_ranks_by_rare_words_and_stems() -> None:
         ],
         [10, 20, 30],
     )
-    scores, ids = lexical.search(["Where in Zaporizhzhia did they hold talks?"], 3)
-    assert ids[0][0] == 10
-    assert ids[0][1] == 20  # "talks" only
-    assert ids[0][2] == -1 and scores[0][2] == 0  # no shared word: not returned
-    _, ids = lexical.search(["harvesting"], 1)
-    assert ids[0][0] == 30  # stemmed: harvesting ~ harvested
+    found = ids(lexical.search(["Where in Zaporizhzhia did they hold talks?"], 3, NONE))
+    assert found == [[10, 20]]  # 20 for "talks" only; 30 shares no word: not returned
+    assert ids(lexical.search(["harvesting"], 1, NONE)) == [[30]]  # harvesting ~ harvested
 
 
 def test_a_question_without_words_to_match_finds_nothing() -> None:
-    lexical = Lexical.build(["The talks were held in Belarus.", "It is what it is."], [1, 2])
-    scores, ids = lexical.search(["0", "Is it?", "?", "Belarus"], 2)
-    assert (ids[:3] == -1).all() and (scores[:3] == 0).all()
-    assert ids[3][0] == 1
+    lexical = Bm25Lexical.build(["The talks were held in Belarus.", "It is what it is."], [1, 2])
+    found = ids(lexical.search(["0", "Is it?", "?", "Belarus"], 2, NONE))
+    assert found == [[], [], [], [1]]
 
 
 @pytest.mark.parametrize("method", ["dense", "bm25", "hybrid"])
@@ -53,45 +57,50 @@ def test_every_method_takes_a_question_of_stopwords_or_one_character(
 
 
 def test_bm25_round_trips_on_disk(tmp_path: Path) -> None:
-    lexical = Lexical.build(["Grain ships left Odesa.", "Rates rose again."], [7, 9])
+    lexical = Bm25Lexical.build(["Grain ships left Odesa.", "Rates rose again."], [7, 9])
     lexical.save(tmp_path / "bm25")
-    again = Lexical.load(tmp_path / "bm25")
+    again = Bm25Lexical.load(tmp_path / "bm25")
     assert list(again.ids) == [7, 9]
-    assert np.array_equal(
-        again.search(["Odesa grain"], 2)[1], lexical.search(["Odesa grain"], 2)[1]
-    )
+    assert again.search(["Odesa grain"], 2, NONE) == lexical.search(["Odesa grain"], 2, NONE)
 
 
 def test_empty_bm25_finds_nothing(tmp_path: Path) -> None:
-    Lexical.build([], []).save(tmp_path / "bm25")
-    scores, ids = Lexical.load(tmp_path / "bm25").search(["anything"], 2)
-    assert (ids == -1).all() and (scores == 0).all()
+    Bm25Lexical.build([], []).save(tmp_path / "bm25")
+    assert Bm25Lexical.load(tmp_path / "bm25").search(["anything"], 2, NONE) == [[]]
 
 
 def test_bm25_follows_the_index_through_add_and_replace(
-    fake_settings: Settings, fake_embedder: HashEmbedder
+    fake_settings: Settings, fake_encoder: HashingEncoder
 ) -> None:
-    build(fake_settings.index_dir, [A, B], fake_settings, lambda: fake_embedder)
-    build(fake_settings.index_dir, [C], fake_settings, lambda: fake_embedder, add=True)
-    index = open_index(fake_settings.index_dir)
-    assert sorted(index.lexical.ids) == sorted(index.passages)
+    build(LocalStore(fake_settings.index_dir), [A, B], fake_settings, lambda: fake_encoder)
+    build(LocalStore(fake_settings.index_dir), [C], fake_settings, lambda: fake_encoder, add=True)
+    index = opened(fake_settings.index_dir)
+    assert index.lexical.size == index.documents.passage_count()
     changed = article("c", "The central bank kept rates unchanged in Reykjavik.")
-    build(fake_settings.index_dir, [changed], fake_settings, lambda: fake_embedder, add=True)
-    index = open_index(fake_settings.index_dir)
-    assert sorted(index.lexical.ids) == sorted(index.passages)
-    _, ids = index.lexical.search(["Reykjavik"], 1)
-    assert index.passages[int(ids[0][0])].article_id == "c"
-    _, ids = index.lexical.search(["inflation decade"], 3)
-    assert all(i == -1 or index.passages[int(i)].article_id != "c" for i in ids[0])
+    build(
+        LocalStore(fake_settings.index_dir),
+        [changed],
+        fake_settings,
+        lambda: fake_encoder,
+        add=True,
+    )
+    index = opened(fake_settings.index_dir)
+    docs = index.documents
+    assert index.lexical.size == docs.passage_count()
+    [top] = index.lexical.search(["Reykjavik"], 1, NONE)
+    assert docs.passage(top[0].id).article_id == "c"
+    [found] = index.lexical.search(["inflation decade"], 3, NONE)
+    assert all(docs.passage(s.id).article_id != "c" for s in found)
 
 
 def test_a_damaged_bm25_index_is_reported(
-    fake_settings: Settings, fake_embedder: HashEmbedder
+    fake_settings: Settings, fake_encoder: HashingEncoder
 ) -> None:
-    build(fake_settings.index_dir, [A], fake_settings, lambda: fake_embedder)
-    (open_index(fake_settings.index_dir).path / LEXICAL / "ids.npy").unlink()
+    build(LocalStore(fake_settings.index_dir), [A], fake_settings, lambda: fake_encoder)
+    index_dir = fake_settings.index_dir
+    (index_dir / opened(index_dir).version / LEXICAL / "ids.npy").unlink()
     with pytest.raises(IndexCorruptError, match=r"is damaged .*Run `qa index`"):
-        open_index(fake_settings.index_dir)
+        opened(fake_settings.index_dir)
 
 
 @pytest.mark.parametrize("method", ["dense", "bm25", "hybrid"])
@@ -103,7 +112,7 @@ def test_every_method_gives_verbatim_located_answers(
     assert result.answers
     assert "352 Ukrainian civilians" in result.answers[0].quote
     for answer in result.answers:
-        text = retriever.index.articles[answer.source.article_id].text
+        text = retriever.snapshot.documents.articles[answer.source.article_id].text
         assert text[answer.start : answer.end] == answer.quote
     assert retriever.ask("What is the capital of Australia?").abstained
 
@@ -113,26 +122,28 @@ def test_bm25_finds_a_word_the_model_misses(seed_retriever: Retriever) -> None:
     hits = retriever.search("Abramovich", 3)
     assert (
         "Abramovich"
-        in retriever.index.articles[hits[0].article_id].text[hits[0].start : hits[0].end]
+        in retriever.snapshot.documents.articles[hits[0].article_id].text[
+            hits[0].start : hits[0].end
+        ]
     )
 
 
 def test_passages_can_be_indexed_under_their_title(
-    fake_settings: Settings, fake_embedder: HashEmbedder
+    fake_settings: Settings, fake_encoder: HashingEncoder
 ) -> None:
     titled = article("t", "The committee met again on Tuesday.", title="Grain deal in Geneva")
-    build(fake_settings.index_dir, [titled, B], fake_settings, lambda: fake_embedder)
-    assert not open_index(fake_settings.index_dir).lexical.search(["Geneva"], 1)[1][0][0] >= 0
+    build(LocalStore(fake_settings.index_dir), [titled, B], fake_settings, lambda: fake_encoder)
+    assert opened(fake_settings.index_dir).lexical.search(["Geneva"], 1, NONE) == [[]]
     with_title = fake_settings.model_copy(update={"passage_title": True})
-    fake_embedder.embedded.clear()
-    report = build(with_title.index_dir, [titled, B], with_title, lambda: fake_embedder)
+    fake_encoder.encoded.clear()
+    report = build(LocalStore(with_title.index_dir), [titled, B], with_title, lambda: fake_encoder)
     assert report.embedded == report.passages  # a change of what is indexed re-embeds all
-    assert "Grain deal in Geneva\nThe committee met again on Tuesday." in fake_embedder.embedded
-    index = open_index(with_title.index_dir)
-    _, ids = index.lexical.search(["Geneva"], 1)
-    assert index.passages[int(ids[0][0])].article_id == "t"
-    passage = index.passages_of("t")[0]
+    assert "Grain deal in Geneva\nThe committee met again on Tuesday." in fake_encoder.encoded
+    index = opened(with_title.index_dir)
+    [top] = index.lexical.search(["Geneva"], 1, NONE)
+    assert index.documents.passage(top[0].id).article_id == "t"
+    passage = index.documents.passages_of("t")[0]
     assert (
-        index.articles["t"].text[passage.start : passage.end]
+        index.documents.articles["t"].text[passage.start : passage.end]
         == "The committee met again on Tuesday."
     )

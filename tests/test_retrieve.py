@@ -44,7 +44,7 @@ def fold(text: str) -> str:
 
 
 def test_every_answer_is_verbatim_and_located(seed_retriever: Retriever) -> None:
-    articles = seed_retriever.index.articles
+    articles = seed_retriever.snapshot.documents.articles
     results = seed_retriever.ask_batch([q["question"] for q in ANSWERABLE], 5)
     assert sum(len(r.answers) for r in results) > len(ANSWERABLE)
     for result in results:
@@ -60,9 +60,9 @@ def test_every_answer_is_verbatim_and_located(seed_retriever: Retriever) -> None
 
 
 def test_no_indexed_passage_carries_site_chrome(seed_retriever: Retriever) -> None:
-    index = seed_retriever.index
-    for passage in index.passages.values():
-        text = index.articles[passage.article_id].text[passage.start : passage.end]
+    docs = seed_retriever.snapshot.documents
+    for passage in (docs.passage(i) for i in docs.passage_ids()):
+        text = docs.articles[passage.article_id].text[passage.start : passage.end]
         for marker in CHROME:
             assert marker.lower() not in text.lower(), (marker, text)
 

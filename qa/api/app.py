@@ -23,7 +23,7 @@ from qa.api.metrics import Metrics
 from qa.api.schemas import ArticleIn
 from qa.api.uploads import TooLargeError, UnsupportedTypeError, describe_errors
 from qa.config import Settings, get_settings
-from qa.embed import Embedder
+from qa.encoders import Encoder
 from qa.errors import (
     CorpusError,
     IndexBusyError,
@@ -55,12 +55,12 @@ Sidecar = Callable[[Service, Settings], Any]  # an async context manager run bes
 def create_app(
     settings: Settings | None = None,
     *,
-    embedder: Callable[[], Embedder] | None = None,
+    encoder: Callable[[], Encoder] | None = None,
     sidecars: tuple[Sidecar, ...] = (),
 ) -> FastAPI:
     """An app serving one index. ``sidecars`` (the Telegram bot) share its Service."""
     settings = settings or get_settings()
-    service = Service(settings, embedder)
+    service = Service(settings, encoder)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -42,7 +42,8 @@ class Metrics:
     def render(self, service: Service) -> bytes:
         """The exposition text, with the index figures read at scrape time."""
         retriever = service.current()
-        self.articles.set(retriever.index.manifest.articles if retriever else 0)
-        self.passages.set(retriever.index.manifest.passages if retriever else 0)
+        manifest = retriever.snapshot.manifest if retriever else None
+        self.articles.set(manifest.articles if manifest else 0)
+        self.passages.set(manifest.passages if manifest else 0)
         self.batches.set(service.batches)
         return generate_latest(self.registry)

@@ -122,13 +122,13 @@ async def health(svc: Service_) -> Response:
         status = "loading" if svc.problem == "loading" else "unavailable"
         body = Health(status=status, model=svc.settings.model, detail=svc.problem)
         return JSONResponse(body.model_dump(), status_code=503)
-    manifest = retriever.index.manifest
+    manifest = retriever.snapshot.manifest
     body = Health(
         status="ok",
         model=manifest.model,
         articles=manifest.articles,
         passages=manifest.passages,
-        index_version=retriever.index.path.name,
+        index_version=retriever.snapshot.version,
         built_at=manifest.built_at,
     )
     return JSONResponse(body.model_dump())

@@ -6,17 +6,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from qa.config import Settings
-from qa.embed import Embedder
+from qa.encoders import Encoder
 from qa.errors import IndexMissingError, InputError
 from qa.evaluation.metrics import score, significance
 from qa.evaluation.report import Evaluation
-from qa.evaluation.run import index_for, run
+from qa.evaluation.run import run, store_for
 from qa.evaluation.sets import EvalSet, read
-from qa.index import open_index
 from qa.indexing import build
+from qa.rankers import RANKERS as RETRIEVERS
+from qa.retrieve import Retriever
 from qa.types import Filters
 
-RETRIEVERS = ("dense", "bm25", "hybrid")
 # How BEIR and MTEB index a benchmark, and so how their published figures were measured:
 # each document one passage (up to 1,000 sentences), under its title.
 WHOLE_DOCUMENTS = {"passage_sentences": 1000, "passage_max_chars": 1_000_000, "passage_title": True}
@@ -27,7 +27,7 @@ __all__ = ["RETRIEVERS", "EvalSet", "Evaluation", "evaluate", "read"]
 def evaluate(
     evalset: EvalSet,
     settings: Settings,
-    embedder: Callable[[], Embedder],
+    encoder: Callable[[], Encoder],
     *,
     retrievers: Sequence[str],
     k: int,
@@ -55,37 +55,34 @@ def evaluate(
                 "qa indexes itself; a qa test set is asked of the index as it was built"
             )
         settings = settings.model_copy(update=WHOLE_DOCUMENTS)
-    folder = index_for(evalset, settings, embedder, progress=progress)
+    store = store_for(evalset, settings, encoder, progress=progress)
     try:
-        index = open_index(folder, model=settings.model)
+        snapshot = store.open()
     except IndexMissingError:
-        if evalset.articles is not None or folder != settings.index_dir:
+        if evalset.articles is not None:
             raise
         # The seed test set on a fresh checkout: build the index `make run` would build.
         from qa.corpus.load import load
 
-        build(folder, load([settings.seeds_dir]).articles, settings, embedder, progress=progress)
-        index = open_index(folder, model=settings.model)
-    results = tuple(
-        run(
-            evalset,
-            index,
-            embedder(),
-            settings.model_copy(update={"retriever": name}),
-            k=k,
-            filters=filters,
-            progress=progress,
-        )
-        for name in retrievers
-    )
+        build(store, load([settings.seeds_dir]).articles, settings, encoder, progress=progress)
+        snapshot = store.open()
+    shown, ranked = [], []
+    for name in retrievers:
+        asked = settings.model_copy(update={"retriever": name})
+        retriever = Retriever(snapshot, encoder(), asked, location=store.location)
+        seen, ranking = run(evalset, retriever, k=k, filters=filters, progress=progress)
+        shown.append(seen)
+        ranked.append(ranking)
     return Evaluation(
         evalset,
         k,
-        results,
-        tuple(score(r) for r in results),
-        significance(results),
+        tuple(shown),
+        tuple(score(r) for r in shown),
+        {**significance(shown), **significance(ranked)},
         filters or Filters(),
         settings.min_score,
+        tuple(ranked),
+        tuple(score(r) for r in ranked),
     )
 
 

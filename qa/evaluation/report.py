@@ -33,6 +33,10 @@ class Evaluation:
     better_than: dict[str, dict[str, list[str]]]
     filters: Filters = field(default_factory=Filters)
     min_score: float | None = None  # the abstention threshold the questions were asked with
+    # The same questions judged by the ranking before folding, per-article limits and
+    # the threshold: for diagnosis, after the rows of what users get.
+    rankings: tuple[RunResult, ...] = ()
+    ranking_scores: tuple[Scores, ...] = ()
 
 
 def header(ev: Evaluation) -> str:
@@ -60,7 +64,7 @@ def table_rows(ev: Evaluation) -> tuple[list[str], list[list[str]]]:
     columns = ["retriever", *(LABELS[m] for m in RANKING), "quote hit", "abstains off-topic",
                "abstains answerable", "p50 ms", "p95 ms"]  # fmt: skip
     rows = []
-    for s in ev.scores:
+    for s in (*ev.scores, *ev.ranking_scores):
         wins = ev.better_than.get(s.retriever, {})
         rows.append(
             [
@@ -132,6 +136,15 @@ def as_json(ev: Evaluation) -> dict[str, Any]:
             }
             for s, r in zip(ev.scores, ev.results, strict=True)
         ],
+        "rankings": [
+            {
+                "retriever": s.retriever,
+                "metrics": {m: _finite(s.ranking[m]) for m in RANKING},
+                "quote_hit_rate": s.quote_hit_rate,
+                "better_than": ev.better_than.get(s.retriever, {}),
+            }
+            for s in ev.ranking_scores
+        ],
     }
 
 
@@ -141,6 +154,12 @@ def _legend(ev: Evaluation) -> list[str]:
         "R@k: the answer is in the top k; MRR@10 and nDCG@10 reward finding it early; quote hit: "
         "the top quote holds a gold string; abstains: the share of questions with no answer given.",
     ]
+    if ev.ranking_scores:
+        lines.append(
+            "Rows without ', ranking' judge the answers as the API returns them (folded, at most "
+            "QA_MAX_PER_ARTICLE per article first, below QA_MIN_SCORE left out); ', ranking' "
+            "rows judge the ranking before those steps."
+        )
     for name, wins in ev.better_than.items():
         beaten = {other for others in wins.values() for other in others}
         for other in sorted(beaten):

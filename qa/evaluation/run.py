@@ -8,15 +8,15 @@ import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from qa.answer import make_result
 from qa.config import Settings
-from qa.embed import Embedder
+from qa.encoders import Encoder
 from qa.evaluation.sets import EvalSet, Question, fold
-from qa.index import Index
 from qa.indexing import build, chunking_of
-from qa.retrieve import Retriever
+from qa.retrieve import Query, Retriever
+from qa.store import Store, get_store
+from qa.store.local import LocalStore
 from qa.types import Answer, Filters, Source
 
 TOP_QUOTES = 3
@@ -53,74 +53,87 @@ class RunResult:
     outcomes: tuple[Outcome, ...]
 
 
-def index_for(
-    evalset: EvalSet, settings: Settings, embedder: Callable[[], Embedder], *, progress: bool
-) -> Path:
-    """The index to ask: a cached one of the set's own articles, built when needed."""
+def store_for(
+    evalset: EvalSet, settings: Settings, encoder: Callable[[], Encoder], *, progress: bool
+) -> Store:
+    """The store to ask: a cached index of the set's own articles, built when needed."""
     if evalset.articles is None:
-        return settings.index_dir
+        return get_store(settings)
     slug = "".join(c if c.isalnum() else "-" for c in evalset.name.lower()).strip("-")
     # One cached index per corpus and per way of indexing it, so that switching the
     # model or the passage settings back and forth does not rebuild each time.
-    key = json.dumps([evalset.fingerprint, settings.model, chunking_of(settings)])
-    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-    folder = settings.cache_dir / "eval" / f"{slug}-{digest}"
-    build(folder, evalset.articles, settings, embedder, progress=progress)
-    return folder
+    parts: list[object] = [evalset.fingerprint, settings.model, chunking_of(settings)]
+    if settings.encoder != "torch":  # indexes cached before encoders had names stay valid
+        parts.append(settings.encoder)
+    digest = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:12]
+    store = LocalStore(settings.cache_dir / "eval" / f"{slug}-{digest}", settings.lock_timeout)
+    build(store, evalset.articles, settings, encoder, progress=progress)
+    return store
 
 
 def run(
     evalset: EvalSet,
-    index: Index,
-    embedder: Embedder,
-    settings: Settings,
+    retriever: Retriever,
     *,
     k: int,
     filters: Filters | None = None,
     progress: bool = False,
-) -> RunResult:
-    """Every question, one at a time, so the latency is what a user waits."""
-    retriever = Retriever(index, embedder, settings)
+) -> tuple[RunResult, RunResult]:
+    """Every question, one at a time, so the latency is what a user waits.
+
+    Two readings of the same answers: first what a user gets (the answers as the API
+    returns them, after folding, per-article limits and the threshold), then the
+    ranking before those steps, for diagnosis.
+    """
+    settings = retriever.settings
     search_k = min(settings.max_k, k * 2) if evalset.unit == "article" else k
     everything = replace(retriever.policy, min_score=-math.inf)
+    filters = filters or Filters()
     questions: Iterable[Question] = evalset.questions
     if evalset.questions:  # untimed: the first call of a process pays for warming up
-        retriever.search(evalset.questions[0].text, search_k, filters)
+        retriever.run_batch([Query(evalset.questions[0].text, search_k, filters)])
     if progress:
         from tqdm import tqdm
 
         questions = tqdm(questions, desc=f"Asking ({settings.retriever})", unit="question")
-    outcomes = []
+    seen: list[Outcome] = []
+    ranked: list[Outcome] = []
+    articles = retriever.snapshot.documents.articles
     for question in questions:
         started = time.perf_counter()
-        hits = retriever.search(question.text, search_k, filters)
-        # Passages are judged as a user sees them, paraphrases from other articles folded
-        # into the answer they corroborate. Articles (benchmarks) are judged by the
-        # ranking itself: there, folding similar abstracts or paragraphs of one topic
-        # would hide documents that each count.
-        vectors = index.sentence_vectors if evalset.unit != "article" else None
-        ranked, kept = (
-            make_result(question.text, hits, index.articles, k=n, policy=policy, vectors=vectors)
-            for n, policy in ((search_k, everything), (k, retriever.policy))
+        answered = retriever.run_batch([Query(question.text, search_k, filters)])[0]
+        shown = (
+            retriever.answer(answered, k)  # what the API returns for k
+            if search_k != k
+            else answered.result
         )
         latency = (time.perf_counter() - started) * 1000
-        answers = ranked.answers
-        outcomes.append(
-            Outcome(
-                question=question,
-                units=_units(question, answers, evalset.unit, k),
-                quotes=answers[:TOP_QUOTES],
-                abstained=kept.abstained,
-                quote_hit=_quote_hit(question, answers),
-                latency_ms=latency,
-                best_cosine=max((h.similarity for h in hits), default=None),
-            )
+        # The ranking is judged with passages merged and paraphrases of other articles
+        # folded into the answer they corroborate; articles (benchmarks) without the
+        # folding, where similar abstracts or paragraphs of one topic each count.
+        vectors = answered.evidence.sentence_vectors if evalset.unit != "article" else None
+        listed = make_result(
+            question.text, answered.hits, articles, k=search_k, policy=everything, vectors=vectors
         )
-    return RunResult(settings.retriever, tuple(outcomes))
+        best = max((h.similarity for h in answered.hits), default=None)
+        for out, answers in ((seen, shown.answers), (ranked, listed.answers)):
+            out.append(
+                Outcome(
+                    question=question,
+                    units=_units(question, answers, evalset.unit, k),
+                    quotes=answers[:TOP_QUOTES],
+                    abstained=shown.abstained,
+                    quote_hit=_quote_hit(question, answers),
+                    latency_ms=latency,
+                    best_cosine=best,
+                )
+            )
+    name = retriever.ranker.name
+    return RunResult(name, tuple(seen)), RunResult(f"{name}, ranking", tuple(ranked))
 
 
 def _units(question: Question, answers: Sequence[Answer], unit: str, k: int) -> tuple[Unit, ...]:
-    if unit == "article":  # an article listed as also reporting an answer was found too
+    if unit == "article":  # an article listed as also reporting an answer comes right after it
         found = (s.article_id for a in answers for s in (a.source, *_sources(a)))
         ids = list(dict.fromkeys(found))[:k]
         return tuple(Unit(i, i in question.relevant) for i in ids)

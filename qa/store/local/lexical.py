@@ -1,4 +1,4 @@
-"""BM25 over the passages (bm25s), stored beside the FAISS vectors in each index version.
+"""BM25 over the passages (bm25s), stored beside the FAISS vectors in each version.
 
 Lexical matching finds what embeddings miss: names, numbers and rare words. The BM25
 index is rebuilt whole on every write; tokenising is cheap next to embedding.
@@ -16,20 +16,31 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from qa.store.admission import Admission
+from qa.store.base import Scored
+from qa.types import Filters
+
 IDS = "ids.npy"
 SETTINGS = "tokenizer.json"
 TOKENIZER = {"stopwords": "en", "stemmer": "english", "token_pattern": r"(?u)\b\w\w+\b"}
 
 
-class Lexical:
+class Bm25Lexical:
     """BM25 scores of passages for questions; ids are passage ids."""
 
-    def __init__(self, model: Any, ids: NDArray[np.int64]) -> None:
+    def __init__(
+        self, model: Any, ids: NDArray[np.int64], admission: Admission | None = None
+    ) -> None:
         self._model = model
         self.ids = ids
+        self._admission = admission
+
+    @property
+    def size(self) -> int:
+        return len(self.ids)
 
     @classmethod
-    def build(cls, texts: Sequence[str], ids: Sequence[int]) -> Lexical:
+    def build(cls, texts: Sequence[str], ids: Sequence[int]) -> Bm25Lexical:
         import bm25s
 
         model = bm25s.BM25()
@@ -45,7 +56,7 @@ class Lexical:
         (folder / SETTINGS).write_text(json.dumps(TOKENIZER), encoding="utf-8")
 
     @classmethod
-    def load(cls, folder: Path) -> Lexical:
+    def load(cls, folder: Path, admission: Admission | None = None) -> Bm25Lexical:
         """Raise OSError or ValueError when the files are missing or do not fit together."""
         import bm25s
 
@@ -53,34 +64,26 @@ class Lexical:
             raise ValueError("the BM25 index was built with another tokenizer")
         ids = np.load(folder / IDS)
         if not len(ids):
-            return cls(bm25s.BM25(), ids)
+            return cls(bm25s.BM25(), ids, admission)
         _quiet_bm25s()
         model = bm25s.BM25.load(str(folder), show_progress=False)
-        return cls(model, ids)
+        return cls(model, ids, admission)
 
-    def search(
-        self, questions: Sequence[str], k: int, allowed: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Scores and passage ids of the ``k`` best passages; id -1 pads short lists.
-
-        ``allowed``, if given, holds the only passage ids that may be returned.
-        """
-        scores = np.zeros((len(questions), k), dtype=np.float32)
-        found = np.full((len(questions), k), -1, dtype=np.int64)
+    def search(self, questions: Sequence[str], k: int, filters: Filters) -> list[list[Scored]]:
+        """The ``k`` best passages per question that the filters admit; only scores > 0."""
+        found: list[list[Scored]] = [[] for _ in questions]
         if not len(self.ids):
-            return scores, found
-        mask = None if allowed is None else np.isin(self.ids, allowed)
+            return found
+        mask = self._admission.mask(self.ids, filters) if self._admission else None
         for row, tokens in enumerate(_tokenize(questions, ids=False)):
             if not tokens:  # only stopwords or one-letter words: nothing to match
                 continue
-            all_scores = self._model.get_scores(tokens)
+            scores = self._model.get_scores(tokens)
             if mask is not None:
-                all_scores = np.where(mask, all_scores, 0.0)
-            top = np.argsort(-all_scores, kind="stable")[:k]
-            top = top[all_scores[top] > 0]
-            scores[row, : len(top)] = all_scores[top]
-            found[row, : len(top)] = self.ids[top]
-        return scores, found
+                scores = np.where(mask, scores, 0.0)
+            top = np.argsort(-scores, kind="stable")[:k]
+            found[row] = [Scored(int(self.ids[i]), float(scores[i])) for i in top if scores[i] > 0]
+        return found
 
 
 def _tokenize(texts: Sequence[str], *, ids: bool = True) -> Any:

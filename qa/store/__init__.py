@@ -1,0 +1,46 @@
+"""Stores: where the index lives. ``get_store`` picks one from the settings.
+
+A second store is one module implementing ``qa.store.base.Store`` plus a line in
+``_BUILDERS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from qa.config import Settings
+from qa.errors import InputError
+from qa.store.base import Changes, NewArticle, Scored, Snapshot, Store, StoredPassage
+from qa.store.manifest import Manifest, check_encoder
+
+__all__ = [
+    "STORES",
+    "Changes",
+    "Manifest",
+    "NewArticle",
+    "Scored",
+    "Snapshot",
+    "Store",
+    "StoredPassage",
+    "check_encoder",
+    "get_store",
+]
+
+
+def _local(settings: Settings) -> Store:
+    from qa.store.local import LocalStore
+
+    return LocalStore(settings.index_dir, settings.lock_timeout)
+
+
+_BUILDERS: dict[str, Callable[[Settings], Store]] = {"local": _local}
+STORES = tuple(_BUILDERS)
+
+
+def get_store(settings: Settings) -> Store:
+    builder = _BUILDERS.get(settings.store)
+    if builder is None:
+        raise InputError(
+            f"QA_STORE {settings.store!r} is not a store qa has; choose from {', '.join(STORES)}"
+        )
+    return builder(settings)

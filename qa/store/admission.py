@@ -1,0 +1,57 @@
+"""Which passages a question's filters admit, as a mask over an array of passage ids.
+
+Computed per article (there are far fewer articles than passages) and cached per
+filter, so a filtered search costs one vectorised lookup, not a Python loop over ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+from numpy.typing import NDArray
+
+from qa.types import Article, Filters
+
+_CACHED = 64  # filters remembered
+
+
+class Admission:
+    """Maps passage ids to their article's admission under a filter."""
+
+    def __init__(self, articles: Mapping[str, Article], passages: Iterable[tuple[int, str]]):
+        self._articles = list(articles.values())
+        code = {a.id: i for i, a in enumerate(self._articles)}
+        pairs = sorted((pid, code[aid]) for pid, aid in passages)
+        self._ids = np.asarray([p for p, _ in pairs], dtype=np.int64)
+        self._codes = np.asarray([c for _, c in pairs], dtype=np.int64)
+        self._cache: dict[Filters, NDArray[np.bool_]] = {}
+
+    def mask(self, ids: NDArray[np.int64], filters: Filters) -> NDArray[np.bool_] | None:
+        """True where ``ids`` are admitted; None when nothing is filtered."""
+        if not filters:
+            return None
+        out = np.zeros(len(ids), dtype=bool)
+        if not len(self._ids):
+            return out
+        rows = np.minimum(np.searchsorted(self._ids, ids), len(self._ids) - 1)
+        known = self._ids[rows] == ids
+        out[known] = self._articles_admitted(filters)[self._codes[rows[known]]]
+        return out
+
+    def admitted_ids(self, filters: Filters) -> NDArray[np.int64] | None:
+        """Every admitted passage id; None when nothing is filtered."""
+        if not filters:
+            return None
+        return self._ids[self._articles_admitted(filters)[self._codes]]
+
+    def _articles_admitted(self, filters: Filters) -> NDArray[np.bool_]:
+        found = self._cache.get(filters)
+        if found is None:
+            found = np.fromiter(
+                (filters.admits(a.source) for a in self._articles), bool, len(self._articles)
+            )
+            if len(self._cache) >= _CACHED:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[filters] = found
+        return found

@@ -1,0 +1,159 @@
+"""The default store: one folder on disk, FAISS + bm25s + SQLite, in immutable versions.
+
+Each version folder holds ``manifest.json``, ``store.sqlite`` (the documents),
+``passages.faiss`` and ``sentences.faiss`` (vectors; FAISS ids are qa's ids) and
+``bm25/``; see ``versions`` for how versions are written and published.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+
+from qa.encoders import Vectors
+from qa.errors import IndexCorruptError, IndexMismatchError
+from qa.store.admission import Admission
+from qa.store.base import Changes, Snapshot, Store, WriteLock, indexed_text
+from qa.store.local import documents, vectors, versions
+from qa.store.local.documents import SqliteDocuments
+from qa.store.local.lexical import Bm25Lexical
+from qa.store.local.vectors import FaissVectors
+from qa.store.manifest import FORMAT_VERSION, REBUILD_HINT, Manifest
+
+STORE = "store.sqlite"
+PASSAGE_VECTORS = "passages.faiss"
+SENTENCE_VECTORS = "sentences.faiss"
+LEXICAL = "bm25"
+
+
+class LocalStore(Store):
+    """An index folder; a snapshot is one version, loaded into memory."""
+
+    def __init__(self, index_dir: Path, lock_timeout: float = 60.0) -> None:
+        self.index_dir = index_dir
+        self.location = str(index_dir)
+        self.lock_timeout = lock_timeout
+        self._last: Snapshot | None = None  # the snapshot last opened, reused by writes
+
+    def current_version(self) -> str | None:
+        return versions.current_name(self.index_dir)
+
+    def open(self) -> Snapshot:
+        """Load the current version, checking it whole; errors say to run `qa index`."""
+        folder = versions.current_version(self.index_dir)
+        last = self._last
+        if last is not None and last.version == folder.name:
+            return last
+        manifest = read_manifest(folder)
+        try:
+            docs = SqliteDocuments.read(folder / STORE)
+            admission = Admission(
+                docs.articles,
+                ((pid, docs.passage(pid).article_id) for pid in docs.passage_ids()),
+            )
+            passage_vectors = FaissVectors.read(folder / PASSAGE_VECTORS, admission)
+            sentence_vectors = FaissVectors.read(folder / SENTENCE_VECTORS)
+            lexical = Bm25Lexical.load(folder / LEXICAL, admission)
+        except (OSError, RuntimeError, sqlite3.Error, ValueError, KeyError) as exc:
+            raise IndexCorruptError(
+                f"the index in {self.index_dir} is damaged ({_short(exc)}). {REBUILD_HINT}."
+            ) from exc
+        counts = {
+            "articles": (len(docs.articles), manifest.articles),
+            "passages": (docs.passage_count(), manifest.passages),
+            "passage vectors": (passage_vectors.size, manifest.passages),
+            "sentences": (docs.sentence_count(), manifest.sentences),
+            "sentence vectors": (sentence_vectors.size, manifest.sentences),
+            "dimension": (passage_vectors.dimension, manifest.dimension),
+            "BM25 passages": (lexical.size, manifest.passages),
+        }
+        for what, (found, expected) in counts.items():
+            if found != expected:
+                raise IndexCorruptError(
+                    f"the index in {self.index_dir} is damaged: the manifest says {expected} "
+                    f"{what}, the files hold {found}. {REBUILD_HINT}."
+                )
+        snapshot = Snapshot(folder.name, manifest, docs, passage_vectors, sentence_vectors, lexical)
+        self._last = snapshot
+        return snapshot
+
+    def writing(self) -> WriteLock:
+        return versions.locked(self.index_dir, self.lock_timeout)  # type: ignore[return-value]
+
+    def write(self, changes: Changes) -> None:
+        """A new version: the current one (unless ``fresh``) with ``changes``, published."""
+        old = None if changes.fresh else self.open()
+        previous = None if old is None else self.index_dir / old.version
+        build = versions.new_build(self.index_dir)
+        documents.write(build / STORE, previous and previous / STORE, changes)
+        docs = SqliteDocuments.read(build / STORE)
+        gone = set(changes.deletes) | {n.article.id for n in changes.upserts}
+        removed_passages = (
+            [] if old is None else [p.id for a in gone for p in old.documents.passages_of(a)]
+        )
+        removed_sentences = (
+            []
+            if old is None
+            else [s for a in gone for p in old.documents.passages_of(a) for s in p.sentence_ids]
+        )
+        dimension = changes.manifest.dimension
+        vectors.write(
+            build / PASSAGE_VECTORS,
+            previous and previous / PASSAGE_VECTORS,
+            dimension,
+            removed_passages,
+            [p.id for n in changes.upserts for p in n.passages],
+            _stack([n.passage_vectors for n in changes.upserts], dimension),
+        )
+        vectors.write(
+            build / SENTENCE_VECTORS,
+            previous and previous / SENTENCE_VECTORS,
+            dimension,
+            sorted(set(removed_sentences)),
+            [sid for n in changes.upserts for sid, _ in n.sentences],
+            _stack([n.sentence_vectors for n in changes.upserts], dimension),
+        )
+        ids = sorted(docs.passage_ids())
+        title = changes.manifest.passage_title()
+        texts = [
+            indexed_text(docs.articles[docs.passage(i).article_id], docs.passage(i), title=title)
+            for i in ids
+        ]
+        Bm25Lexical.build(texts, ids).save(build / LEXICAL)
+        manifest = dataclasses.replace(
+            changes.manifest,
+            articles=len(docs.articles),
+            passages=docs.passage_count(),
+            sentences=docs.sentence_count(),
+        )
+        (build / versions.MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
+        versions.publish(self.index_dir, build)
+
+
+def read_manifest(folder: Path) -> Manifest:
+    index_dir = folder.parent
+    try:
+        manifest = Manifest.from_json((folder / versions.MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise IndexCorruptError(
+            f"the index in {index_dir} is damaged: its manifest cannot be read ({exc}). "
+            f"{REBUILD_HINT}."
+        ) from exc
+    if manifest.format != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"the index in {index_dir} has format {manifest.format}, this qa reads format "
+            f"{FORMAT_VERSION}. {REBUILD_HINT}."
+        )
+    return manifest
+
+
+def _stack(parts: list[Vectors], dimension: int) -> Vectors:
+    return np.vstack(parts) if parts else np.zeros((0, dimension), dtype=np.float32)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[-1] if text else type(exc).__name__)[:200]
