@@ -18,6 +18,7 @@ import pytest
 from qa.api import create_app
 from qa.config import Settings
 from qa.encoders import Encoder
+from qa.store.local import LocalStore
 from tests.serving import running
 
 KEY = "test-key-5f1e"
@@ -565,7 +566,9 @@ def test_an_index_rebuilt_by_another_process_is_picked_up(
     with serve(seed_copy, real_encoder) as url, httpx.Client(base_url=url) as client:
         # What `qa index --add fish.txt` does from another terminal.
         settings = Settings(index_dir=seed_copy)
-        build(seed_copy, load([story]).articles, settings, lambda: real_encoder, add=True)
+        build(
+            LocalStore(seed_copy), load([story]).articles, settings, lambda: real_encoder, add=True
+        )
         top = ask(client, "Where was the summit on fishing quotas?")["answers"][0]
         assert "Reykjavik" in top["quote"]
         assert client.get("/health").json()["articles"] == 6

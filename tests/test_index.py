@@ -284,7 +284,7 @@ def test_model_mismatch_names_both_models(
     with pytest.raises(
         IndexMismatchError,
         match=r"built with the model 'test-hash-embedder'.*"
-        r"uses the model 'other-model'.*Run `qa index`",
+        r"uses 'other-model'.*Run `qa index`",
     ):
         opened(fake_settings.index_dir, model="other-model")
 
@@ -296,7 +296,7 @@ def test_an_index_built_by_another_encoder_is_refused(
     torch_settings = fake_settings.model_copy(update={"encoder": "torch"})
     with pytest.raises(
         IndexMismatchError,
-        match=r"on the hashing encoder, but this run uses .* on the torch encoder.*"
+        match=r"built with the hashing encoder, but this run uses the torch encoder.*"
         r"QA_ENCODER='hashing'",
     ):
         build(LocalStore(fake_settings.index_dir), [B], torch_settings, no_model, add=True)

@@ -55,19 +55,20 @@ def check_encoder(
     manifest: Manifest, where: str, backend: str, model: str, dimension: int | None = None
 ) -> None:
     """Refuse to mix vectors of two encoders: their scores mean nothing together."""
-    if (manifest.encoder, manifest.model) != (backend, model):
-        built = _describe(manifest.encoder, manifest.model)
+    if manifest.model != model:
         raise IndexMismatchError(
-            f"the index in {where} was built with {built}, but this run uses "
-            f"{_describe(backend, model)}. Run `qa index` to rebuild it, or set "
-            f"QA_ENCODER={manifest.encoder!r} and QA_MODEL={manifest.model!r}."
+            f"the index in {where} was built with the model {manifest.model!r}, but this run "
+            f"uses {model!r}. Run `qa index` to rebuild it with {model!r}, or set "
+            f"QA_MODEL={manifest.model!r}."
+        )
+    if manifest.encoder != backend:
+        raise IndexMismatchError(
+            f"the index in {where} was built with the {manifest.encoder} encoder, but this run "
+            f"uses the {backend} encoder. Run `qa index` to rebuild it, or set "
+            f"QA_ENCODER={manifest.encoder!r}."
         )
     if dimension is not None and manifest.dimension != dimension:
         raise IndexMismatchError(
             f"the index in {where} holds {manifest.dimension}-dimensional vectors, but the "
             f"model {model!r} makes {dimension}-dimensional ones. {REBUILD_HINT}."
         )
-
-
-def _describe(backend: str, model: str) -> str:
-    return f"the model {model!r} on the {backend} encoder"
