@@ -34,7 +34,7 @@ from telegram.ext import (
 )
 
 from bots import buttons, render
-from bots.feedback import FeedbackStore
+from qa.feedback import FeedbackStore
 from bots.limits import RateLimiter, Verdict
 from bots.logs import describe
 from qa.config import Settings

@@ -24,7 +24,7 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
-from bots.feedback import FeedbackStore
+from qa.feedback import FeedbackStore
 from bots.handlers import Handlers
 from bots.logs import token_kept_out
 from qa.config import Settings

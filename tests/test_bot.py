@@ -21,7 +21,7 @@ import pytest
 from pydantic import SecretStr
 
 from bots import render
-from bots.feedback import FeedbackStore
+from qa.feedback import FeedbackStore
 from bots.limits import RateLimiter, Verdict
 from bots.logs import REDACTED, TokenFilter
 from bots.telegram_bot import run_alongside
