@@ -9,13 +9,20 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test install index lint bench clean
+.PHONY: run test install index lint bench clean chromium screenshot
 
 run: index ## Build the index if it is missing or stale, then serve the API on 127.0.0.1:8000
 	$(BIN)/qa serve
 
-test: $(VENV)/.test-installed ## Install what the tests need and run them
+test: $(VENV)/.test-installed chromium ## Install what the tests need and run them
 	$(BIN)/pytest
+
+# The browser tests drive Debian's chromium; nothing downloads a browser of its own.
+chromium:
+	@command -v chromium >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
+screenshot: $(VENV)/.test-installed chromium ## The web page answering a seed question, in docs/
+	$(BIN)/python -m tests.screenshot
 
 index: $(VENV)/.installed ## Build or refresh the index of seeds/ (quick when up to date)
 	$(BIN)/qa index

@@ -374,6 +374,36 @@ def eval_command(
     click.echo(json.dumps(to_json(result), indent=2) if as_json else text(result))
 
 
+@cli.command("feedback")
+@click.option("--json", "as_json", is_flag=True, help="Print the votes as JSON.")
+@click.option(
+    "--testset", is_flag=True, help="Print the 👍 votes as a test set (JSONL) for `qa eval`."
+)
+def feedback_command(as_json: bool, testset: bool) -> None:
+    """The 👍/👎 votes from the web page and the bot ($QA_TELEGRAM_DB)."""
+    from qa.feedback import FeedbackStore, as_testset
+
+    path = get_settings().telegram_db
+    if as_json and testset:
+        raise click.UsageError("give --json or --testset, not both")
+    votes = FeedbackStore(path).votes() if path.exists() else []
+    if as_json:
+        click.echo(json.dumps([v.to_dict() for v in votes], ensure_ascii=False, indent=2))
+        return
+    if testset:
+        for record in as_testset(votes):
+            click.echo(json.dumps(record, ensure_ascii=False))
+        return
+    if not votes:
+        click.echo(f"No votes yet in {path}.")
+    for v in votes:
+        face = "👍" if v.vote > 0 else "👎"
+        click.echo(
+            f"{v.voted_at}  {face} {v.channel:<8}  {v.question}  ->  "
+            f"{v.article_id}[{v.start}:{v.end}]"
+        )
+
+
 @cli.command("bot")
 @_index_dir_option
 def bot_command(index_dir: Path | None) -> None:

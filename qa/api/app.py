@@ -18,7 +18,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qa.api import routes
+from qa.api import routes, web
 from qa.api.metrics import Metrics
 from qa.api.schemas import ArticleIn
 from qa.api.uploads import TooLargeError, UnsupportedTypeError, describe_errors
@@ -89,6 +89,7 @@ def create_app(
     app.state.service = service
     app.state.metrics = Metrics()
     app.include_router(routes.router)
+    web.add_page(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

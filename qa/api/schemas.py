@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
@@ -104,3 +104,34 @@ class Health(BaseModel):
 
 class ErrorOut(BaseModel):
     detail: str
+
+
+class FeedbackIn(BaseModel):
+    """A vote from the web page on one answer it showed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question_id: StrictStr = Field(
+        description="The page's id for the question asked; a new vote on the same answer "
+        "of it replaces the last.",
+        pattern=r"^[A-Za-z0-9_-]{8,64}$",
+    )
+    rank: StrictInt = Field(description="The answer's number as shown, from 1.", ge=1, le=1000)
+    question: StrictStr
+    article_id: StrictStr
+    start: StrictInt = Field(ge=0)
+    end: StrictInt = Field(ge=1)
+    vote: Literal[-1, 1] = Field(description="1 for 👍, -1 for 👎.")
+
+
+class FeedbackOut(BaseModel):
+    question: str
+    vote: int
+    article_id: str
+    start: int
+    end: int
+    quote: str | None
+    rank: int
+    channel: str
+    question_id: str
+    voted_at: str
