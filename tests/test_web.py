@@ -186,7 +186,7 @@ def test_votes_reach_sqlite_with_question_article_and_offsets(
     page.goto(url)
     ask(page, question)
     second = page.locator("article.answer").nth(1)
-    second.get_by_role("button", name="Helpful: answer 2").click()
+    second.get_by_role("button", name="Helpful: answer 2", exact=True).click()
     expect(second.locator(".note")).to_have_text("Thanks: noted as helpful.")
     down = second.get_by_role("button", name="Not helpful: answer 2")
     down.click()  # a change of mind replaces the vote
@@ -347,7 +347,7 @@ def test_the_keyboard_reaches_the_question_answers_and_votes(url: str, page: Pag
     expect(show).to_be_visible()
     show.focus()
     page.keyboard.press("Tab")
-    expect(page.get_by_role("button", name="Helpful: answer 1")).to_be_focused()
+    expect(page.get_by_role("button", name="Helpful: answer 1", exact=True)).to_be_focused()
     page.keyboard.press("Shift+Tab")
     page.keyboard.press("Enter")
     expect(page.locator("#panel-title")).to_be_focused()

@@ -46,6 +46,12 @@ class SourceOut(BaseModel):
     url: str | None
 
 
+class CorroborationOut(SourceOut):
+    quote: str = Field(description="This article's own verbatim quote: its text[start:end].")
+    start: int
+    end: int
+
+
 class AnswerOut(BaseModel):
     quote: str = Field(description="Verbatim: the article's text[start:end].")
     passage: str = Field(description="The passage the quote was found in.")
@@ -53,6 +59,9 @@ class AnswerOut(BaseModel):
     start: int
     end: int
     source: SourceOut
+    also_reported_by: list[CorroborationOut] = Field(
+        default_factory=list, description="Other articles that say the same thing."
+    )
 
 
 class AskResponse(BaseModel):

@@ -217,9 +217,10 @@ function alsoReported(others) {
   box.append(el("p", { class: "also-title" }, "Also reported by"));
   const list = el("ul", {});
   for (const other of others) {
-    const summary = el("summary", {}, other.source.outlet || other.source.title || other.source.article_id);
-    const details = el("details", {}, summary, quoteBlock(other.quote, other.source.url), citation(other.source),
-      el("div", { class: "actions" }, showButton(other.source, other)));
+    // Each is flat: its source's fields beside its own quote and offsets.
+    const summary = el("summary", {}, other.outlet || other.title || other.article_id);
+    const details = el("details", {}, summary, quoteBlock(other.quote, other.url), citation(other),
+      el("div", { class: "actions" }, showButton(other, other)));
     list.append(el("li", {}, details));
   }
   box.append(list);
