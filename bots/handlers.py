@@ -34,11 +34,11 @@ from telegram.ext import (
 )
 
 from bots import buttons, render
-from qa.feedback import FeedbackStore
 from bots.limits import RateLimiter, Verdict
 from bots.logs import describe
 from qa.config import Settings
 from qa.errors import InputError
+from qa.feedback import FeedbackStore
 from qa.service import NotReadyError, Service
 from qa.types import Result, Source
 

@@ -24,11 +24,11 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
-from qa.feedback import FeedbackStore
 from bots.handlers import Handlers
 from bots.logs import token_kept_out
 from qa.config import Settings
 from qa.errors import QAError
+from qa.feedback import FeedbackStore
 from qa.service import NotReadyError, Service
 
 log = logging.getLogger(__name__)

@@ -194,7 +194,7 @@ class FeedbackStore:
     def votes(self) -> list[Vote]:
         with self._connect() as db:
             rows = db.execute(
-                f"SELECT {_COLUMNS} FROM feedback ORDER BY voted_at, rank"
+                f"SELECT {_COLUMNS} FROM feedback ORDER BY voted_at, rowid"
             ).fetchall()
         return [Vote(*row) for row in rows]
 

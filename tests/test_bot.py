@@ -21,7 +21,6 @@ import pytest
 from pydantic import SecretStr
 
 from bots import render
-from qa.feedback import FeedbackStore
 from bots.limits import RateLimiter, Verdict
 from bots.logs import REDACTED, TokenFilter
 from bots.telegram_bot import run_alongside
@@ -30,6 +29,7 @@ from qa.cli import main as cli_main
 from qa.config import Settings
 from qa.encoders import Encoder
 from qa.errors import QAError
+from qa.feedback import FeedbackStore
 from qa.retrieve import Retriever
 from qa.service import Service
 from qa.types import Answer, Source

@@ -78,7 +78,9 @@ def test_bad_votes_get_a_4xx_and_store_nothing(
 ) -> None:
     client, db = served
     before = FeedbackStore(db).votes()
-    response = client.post("/feedback", json=a_vote(client, question_id="bad00001", **changes))
+    response = client.post(
+        "/feedback", json=a_vote(client, **{"question_id": "bad00001", **changes})
+    )
     assert response.status_code == status
     assert says in response.json()["detail"]
     assert FeedbackStore(db).votes() == before

@@ -264,9 +264,10 @@ def test_markup_in_an_article_shows_as_text_and_runs_nothing(
         assert card.locator("cite a").count() == 0  # a javascript: url is not a link
         card.get_by_role("button", name="Show in article").click()
         expect(page.locator("#panel mark")).to_have_text(answer["quote"])
-        assert page.locator("#panel mark").text_content() == stored["text"][
-            answer["start"] : answer["end"]
-        ]
+        assert (
+            page.locator("#panel mark").text_content()
+            == stored["text"][answer["start"] : answer["end"]]
+        )
         page.get_by_role("button", name="Close the panel").click()
         page.get_by_role("button", name="Sources").click()
         expect(page.locator("#panel table")).to_contain_text(article["title"])
