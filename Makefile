@@ -17,9 +17,11 @@ run: index ## Build the index if it is missing or stale, then serve the API on 1
 test: $(VENV)/.test-installed chromium ## Install what the tests need and run them
 	$(BIN)/pytest
 
-# The browser tests drive Debian's chromium; nothing downloads a browser of its own.
+# The browser tests drive Debian's chromium (and its emoji font, for the 👍/👎 in
+# screenshots); nothing downloads a browser of its own.
 chromium:
-	@command -v chromium >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+	@command -v chromium >/dev/null && dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || { \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-noto-color-emoji; }
 
 screenshot: $(VENV)/.test-installed chromium ## The web page answering a seed question, in docs/
 	$(BIN)/python -m tests.screenshot

@@ -161,7 +161,7 @@ async function ask(params) {
   } finally {
     item.removeAttribute("aria-busy");
     $("submit").disabled = false;
-    item.scrollIntoView({ block: "nearest" });
+    item.scrollIntoView({ block: "start" }); // the question, then its first answer
   }
 }
 
@@ -251,6 +251,7 @@ function openPanel(title, trigger) {
   $("panel-check").replaceChildren();
   $("panel-body").replaceChildren();
   $("panel").hidden = false;
+  $("panel").scrollTop = 0;
   document.body.classList.add("panel-open");
   $("sources-button").setAttribute("aria-expanded", String(title === "Sources"));
 }
@@ -285,8 +286,13 @@ async function showArticle(source, span, trigger) {
     chars.slice(0, span.start).join(""), mark, chars.slice(span.end).join(""));
   $("panel-body").replaceChildren(text);
   $("panel-check").replaceChildren(...checkLine(full, span));
-  $("panel-title").focus();
-  mark.scrollIntoView({ block: "center" });
+  $("panel-title").focus({ preventScroll: true });
+  // Scroll the panel alone, so the conversation stays where the reader left it.
+  const panel = $("panel");
+  const head = panel.querySelector(".panel-head").offsetHeight;
+  const room = panel.clientHeight - head;
+  const offset = mark.getBoundingClientRect().top - panel.getBoundingClientRect().top - head;
+  panel.scrollTop += offset - Math.max(0, (room - mark.offsetHeight) / 3);
 }
 
 function checkLine(full, span) {
@@ -302,7 +308,7 @@ function checkLine(full, span) {
 
 async function showSources(trigger) {
   openPanel("Sources", trigger);
-  $("panel-title").focus();
+  $("panel-title").focus({ preventScroll: true });
   let list;
   try {
     list = await call("/articles");
@@ -393,7 +399,6 @@ function start() {
   });
   const params = new URLSearchParams(location.search);
   applyParams(params);
-  if ([...params.keys()].some((k) => k !== "q")) $("filters").open = true;
   loadStatus();
   if (params.get("q")) ask(formParams());
   else $("q").focus();
