@@ -148,6 +148,8 @@ def test_filters_apply_to_the_next_question_and_show_in_the_url(url: str, page: 
     for outlet in page.locator("article.answer .outlet").all_text_contents():
         assert outlet == "Axios"
     assert page.locator("article.answer").count() <= 3
+    expect(page.locator("#filter-summary")).to_have_text("(Axios; 3 answers)")
+    page.locator("#filters summary").click()
     expect(page.get_by_label("Axios")).to_be_checked()
     expect(page.get_by_label("HuffPost")).not_to_be_checked()
     # Now another outlet and a date range, chosen in the form.
