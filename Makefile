@@ -11,7 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test install index lint bench clean chromium screenshot
 
-run: index ## Build the index if it is missing or stale, then serve the API on 127.0.0.1:8000
+run: index ## Build the index if it is missing or stale, then serve the page and API on 127.0.0.1:8000
 	$(BIN)/qa serve
 
 test: $(VENV)/.test-installed chromium ## Install what the tests need and run them

@@ -231,7 +231,8 @@ def remove_command(article_ids: tuple[str, ...], index_dir: Path | None) -> None
 )
 @_index_dir_option
 def serve_command(host: str | None, port: int | None, index_dir: Path | None) -> None:
-    """Serve the HTTP API (docs at /docs); with TELEGRAM_BOT_TOKEN set, run the bot too."""
+    """Serve the web page (at /) and the HTTP API (docs at /docs); with TELEGRAM_BOT_TOKEN
+    set, run the bot too."""
     import uvicorn
 
     from qa.api import create_app
