@@ -17,8 +17,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from qa.api import create_app
 from qa.config import DEFAULT_MODEL, Settings
 from qa.corpus.load import load
-from qa.embed import get_embedder
+from qa.encoders import get_encoder
 from qa.indexing import build
+from qa.store.local import LocalStore
 from tests.browser import launched
 from tests.serving import running
 
@@ -28,11 +29,12 @@ SHOTS = {"web-page.png": (1280, 820), "web-page-phone.png": (360, 760)}
 
 
 def main() -> None:
-    embedder = get_embedder(DEFAULT_MODEL)
+    encoder = get_encoder(Settings(model=DEFAULT_MODEL))
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(index_dir=Path(folder) / "index", telegram_db=Path(folder) / "v.db")
-        build(settings.index_dir, load([ROOT / "seeds"]).articles, settings, lambda: embedder)
-        app = create_app(settings, embedder=lambda: embedder)
+        store = LocalStore(settings.index_dir)
+        build(store, load([ROOT / "seeds"]).articles, settings, lambda: encoder)
+        app = create_app(settings, encoder=lambda: encoder)
         with running(app) as url, launched() as browser:
             for name, (width, height) in SHOTS.items():
                 page = browser.new_page(viewport={"width": width, "height": height})

@@ -14,7 +14,7 @@ import pytest
 from qa.api import create_app
 from qa.cli import main
 from qa.config import Settings
-from qa.embed import Embedder
+from qa.encoders import Encoder
 from qa.evaluation.sets import read
 from qa.feedback import FeedbackStore
 from tests.serving import running
@@ -24,12 +24,12 @@ TROOPS = "How many Russian troops are in Belarus?"
 
 @pytest.fixture(scope="module")
 def served(
-    seed_index_dir: Path, real_embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
+    seed_index_dir: Path, real_encoder: Encoder, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[httpx.Client, Path]]:
     db = tmp_path_factory.mktemp("votes") / "votes.sqlite3"
     settings = Settings(index_dir=seed_index_dir, telegram_db=db)
     with (
-        running(create_app(settings, embedder=lambda: real_embedder)) as url,
+        running(create_app(settings, encoder=lambda: real_encoder)) as url,
         httpx.Client(base_url=url, timeout=60) as client,
     ):
         yield client, db

@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 from qa.api import create_app
 from qa.api.web import PAGE
 from qa.config import Settings
-from qa.embed import Embedder
+from qa.encoders import Encoder
 from qa.feedback import FeedbackStore
 from tests.browser import launched
 from tests.serving import running
@@ -38,10 +38,10 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def url(seed_index_dir: Path, real_embedder: Embedder, db: Path) -> Iterator[str]:
+def url(seed_index_dir: Path, real_encoder: Encoder, db: Path) -> Iterator[str]:
     """A server over the shared seed index (it only reads it); votes go to ``db``."""
     app = create_app(
-        Settings(index_dir=seed_index_dir, telegram_db=db), embedder=lambda: real_embedder
+        Settings(index_dir=seed_index_dir, telegram_db=db), encoder=lambda: real_encoder
     )
     with running(app) as base:
         yield base
@@ -228,7 +228,7 @@ def test_markup_in_a_question_shows_as_text_and_runs_nothing(url: str, page: Pag
 
 
 def test_markup_in_an_article_shows_as_text_and_runs_nothing(
-    seed_copy: Path, real_embedder: Embedder, browser: Browser, tmp_path: Path
+    seed_copy: Path, real_encoder: Encoder, browser: Browser, tmp_path: Path
 ) -> None:
     # The 𝕏 before the quote counts as one character in Python and two in JavaScript.
     text = (
@@ -246,7 +246,7 @@ def test_markup_in_an_article_shows_as_text_and_runs_nothing(
     }
     settings = Settings(index_dir=seed_copy, api_key=KEY, telegram_db=tmp_path / "v.sqlite3")
     page = open_page(browser)
-    with running(create_app(settings, embedder=lambda: real_embedder)) as base:
+    with running(create_app(settings, encoder=lambda: real_encoder)) as base:
         added = httpx.post(
             f"{base}/articles", json=article, headers={"Authorization": f"Bearer {KEY}"}
         )
@@ -280,10 +280,10 @@ def test_markup_in_an_article_shows_as_text_and_runs_nothing(
 
 
 def test_a_stopped_server_gives_an_error_line_and_the_page_keeps_working(
-    seed_index_dir: Path, real_embedder: Embedder, browser: Browser
+    seed_index_dir: Path, real_encoder: Encoder, browser: Browser
 ) -> None:
     page = open_page(browser)
-    app = create_app(Settings(index_dir=seed_index_dir), embedder=lambda: real_embedder)
+    app = create_app(Settings(index_dir=seed_index_dir), encoder=lambda: real_encoder)
     with running(app) as base:
         page.goto(base)
         ask(page, SECOND_ROUND)
@@ -299,14 +299,14 @@ def test_a_stopped_server_gives_an_error_line_and_the_page_keeps_working(
 
 
 def test_loading_and_over_long_questions_give_readable_lines(
-    seed_index_dir: Path, real_embedder: Embedder, browser: Browser
+    seed_index_dir: Path, real_encoder: Encoder, browser: Browser
 ) -> None:
-    def slow_model() -> Embedder:
+    def slow_model() -> Encoder:
         time.sleep(2.0)
-        return real_embedder
+        return real_encoder
 
     page = open_page(browser)
-    app = create_app(Settings(index_dir=seed_index_dir), embedder=slow_model)
+    app = create_app(Settings(index_dir=seed_index_dir), encoder=slow_model)
     with running(app, wait_ready=False) as base:
         page.goto(base)
         ask(page, SECOND_ROUND)
