@@ -87,7 +87,7 @@ def using(retriever: Retriever, method: str | None = None, **settings: object) -
     or other settings."""
     changes = {**settings, **({"retriever": method} if method else {})}
     return Retriever(
-        retriever.index, retriever.embedder, retriever.settings.model_copy(update=changes)
+        retriever.snapshot, retriever.encoder, retriever.settings.model_copy(update=changes)
     )
 
 
