@@ -39,8 +39,8 @@ from bots.logs import describe
 from qa.config import Settings
 from qa.errors import InputError
 from qa.feedback import FeedbackStore
+from qa.schemas import AskResponse, SourceOut, ask_response, source_out
 from qa.service import NotReadyError, Service
-from qa.types import Result, Source
 
 log = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
@@ -94,14 +94,14 @@ class Handlers:
         for text in render.sources(sources):
             await self._reply(message, text)
 
-    async def _known_sources(self, update: Update) -> tuple[Message | None, list[Source] | None]:
+    async def _known_sources(self, update: Update) -> tuple[Message | None, list[SourceOut] | None]:
         """The message to answer and the articles' sources; None where there is nothing
         to say (a chat not admitted) or the index is not ready (then that is said)."""
         message = update.effective_message
         if message is None or not await self._admit(message):
             return None, None
         try:
-            return message, [a.source for a in self.service.articles()]
+            return message, [source_out(a.source) for a in self.service.articles()]
         except NotReadyError:
             await self._reply(message, render.not_ready(self.service.problem))
             return message, None
@@ -151,11 +151,11 @@ class Handlers:
         )
         await self._send_page(message, question_id, result, 0)
 
-    async def _ask(self, message: Message, question: str, shown: int) -> Result | None:
+    async def _ask(self, message: Message, question: str, shown: int) -> AskResponse | None:
         """The answers from ``shown`` on (and some beyond); None once the user was told why not."""
         k = min(shown + render.PAGE + EXTRA, self.settings.max_k)
         try:
-            return await self.service.ask(question, k)
+            return ask_response(await self.service.ask(question, k))
         except InputError as exc:
             await self._reply(message, render.bad_question(str(exc)))
         except NotReadyError:
@@ -163,7 +163,7 @@ class Handlers:
         return None
 
     async def _send_page(
-        self, message: Message, question_id: str, result: Result, shown: int
+        self, message: Message, question_id: str, result: AskResponse, shown: int
     ) -> None:
         page = result.answers[shown : shown + render.PAGE]
         await asyncio.to_thread(self.store.add_shown, question_id, shown + 1, page)
@@ -259,9 +259,9 @@ class Handlers:
             await query.answer([], cache_time=0, is_personal=True)
             return
         try:
-            result = await self.service.ask(text, INLINE_ANSWERS)
+            found = ask_response(await self.service.ask(text, INLINE_ANSWERS)).answers
         except (InputError, NotReadyError):
-            result = Result(text)
+            found = []
         results = [
             InlineQueryResultArticle(
                 id=str(n),
@@ -273,7 +273,7 @@ class Handlers:
                     link_preview_options=NO_PREVIEW,
                 ),
             )
-            for n, answer in enumerate(result.answers, start=1)
+            for n, answer in enumerate(found, start=1)
         ]
         await query.answer(results, cache_time=60)
 

@@ -12,7 +12,7 @@ import html
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from qa.types import Answer, Result, Source
+from qa.schemas import AnswerOut, AskResponse, SourceOut
 
 LIMIT = 4096  # Telegram's longest message, counted in UTF-16 code units
 PAGE = 3  # answers per reply; "More" shows the next ones
@@ -63,7 +63,7 @@ def safe_url(url: str | None) -> str | None:
     return url if parts.scheme in {"http", "https"} and parts.netloc else None
 
 
-def source_line(source: Source) -> str:
+def source_line(source: SourceOut) -> str:
     """Title (a link when there is a url), outlet, date."""
     title = fit(source.title or source.article_id, FIELD_MAX)
     url = safe_url(source.url)
@@ -73,7 +73,7 @@ def source_line(source: Source) -> str:
     return ", ".join([title, *rest])
 
 
-def answer_block(answer: Answer, label: str, also: Sequence[str] = ()) -> str:
+def answer_block(answer: AnswerOut, label: str, also: Sequence[str] = ()) -> str:
     """One answer: the quote, then where it stands; cut only if it alone exceeds LIMIT.
 
     ``label`` is HTML that starts the source line, such as the answer's number.
@@ -86,7 +86,7 @@ def answer_block(answer: Answer, label: str, also: Sequence[str] = ()) -> str:
     return f"<blockquote>{fit(answer.quote, room)}{tail}"
 
 
-def answers(result: Result, start: int = 0, count: int = PAGE) -> list[str]:
+def answers(result: AskResponse, start: int = 0, count: int = PAGE) -> list[str]:
     """Answers ``start`` to ``start + count`` (numbered from 1) as message texts."""
     also = [other_outlets(a) for a in result.answers]
     blocks = [
@@ -96,12 +96,12 @@ def answers(result: Result, start: int = 0, count: int = PAGE) -> list[str]:
     return pack(blocks)
 
 
-def other_outlets(answer: Answer) -> tuple[str, ...]:
+def other_outlets(answer: AnswerOut) -> tuple[str, ...]:
     """Outlets besides the answer's own that qa found saying the same (also_reported_by)."""
     own = (answer.source.outlet or "").casefold()
     names: dict[str, str] = {}
     for other in answer.also_reported_by:
-        name = other.source.outlet
+        name = other.outlet
         if name and name.casefold() != own:
             names.setdefault(name.casefold(), name)
     return tuple(names.values())
@@ -118,7 +118,7 @@ def no_more() -> str:
     return "That was all I found about this in my articles."
 
 
-def help_text(sources: Sequence[Source], examples: Sequence[str], username: str | None) -> str:
+def help_text(sources: Sequence[SourceOut], examples: Sequence[str], username: str | None) -> str:
     """What the bot knows and how to ask it."""
     outlets = sorted({s.outlet for s in sources if s.outlet}, key=str.casefold)
     named = ", ".join(fit(o, NAME_MAX) for o in outlets[:OUTLETS_MAX])
@@ -155,7 +155,7 @@ def not_ready(problem: str | None) -> str:
     return f"I cannot answer yet: {reason}. Please try again later."
 
 
-def sources(items: Sequence[Source]) -> list[str]:
+def sources(items: Sequence[SourceOut]) -> list[str]:
     """The articles, one line each: title (linked), outlet, date."""
     if not items:
         return ["I have no articles yet."]
@@ -166,18 +166,18 @@ def sources(items: Sequence[Source]) -> list[str]:
     return pack(lines, separator="\n")
 
 
-def inline_text(answer: Answer) -> str:
+def inline_text(answer: AnswerOut) -> str:
     """One answer as a message someone sends from inline mode."""
     return answer_block(answer, "—")
 
 
-def inline_title(answer: Answer) -> str:
+def inline_title(answer: AnswerOut) -> str:
     """Plain text for the inline result list: where the quote is from."""
     source = answer.source
     return _cut(source.outlet or source.title or source.article_id, NAME_MAX)
 
 
-def inline_description(answer: Answer) -> str:
+def inline_description(answer: AnswerOut) -> str:
     return _cut(answer.quote, ECHO_MAX)
 
 

@@ -14,7 +14,6 @@ import functools
 import json
 import logging
 import signal
-import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -29,6 +28,7 @@ from bots.logs import token_kept_out
 from qa.config import Settings
 from qa.errors import QAError
 from qa.feedback import FeedbackStore
+from qa.logs import configure_logging
 from qa.service import NotReadyError, Service
 
 log = logging.getLogger(__name__)
@@ -212,23 +212,3 @@ async def _until_stopped() -> None:
         for sig in signals:
             with contextlib.suppress(ValueError, RuntimeError):
                 loop.remove_signal_handler(sig)
-
-
-def configure_logging() -> None:
-    """Log lines on stderr; httpx at WARNING, since the urls it logs carry the token."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    for name in ("httpx", "httpcore"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
-def main() -> None:
-    """`python -m bots.telegram_bot` is `qa bot`, with its one-line errors."""
-    from qa.cli import main as cli_main
-
-    sys.exit(cli_main(["bot", *sys.argv[1:]]))
-
-
-if __name__ == "__main__":
-    main()

@@ -15,7 +15,9 @@ import click
 
 from qa.config import Settings, get_settings, threshold_warning
 from qa.errors import QAError
-from qa.types import Result
+from qa.questions import check_k, check_question
+from qa.schemas import SourceOut, article_out, ask_response
+from qa.types import Result, Source
 
 if TYPE_CHECKING:
     from qa.retrieve import Retriever
@@ -117,9 +119,28 @@ def _filter_options(func: F) -> F:
     return func
 
 
+def _checked_question(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """The question within QA_MAX_QUESTION_CHARS, said before the model loads."""
+    check_question(value, get_settings())
+    return value
+
+
+def _checked_k(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    if value is not None:
+        check_k(value, get_settings())
+    return value
+
+
 @cli.command("ask")
-@click.argument("question")
-@click.option("--k", "k", type=int, default=None, help="How many answers (1-50, default 5).")
+@click.argument("question", callback=_checked_question)
+@click.option(
+    "--k",
+    "k",
+    type=int,
+    default=None,
+    callback=_checked_k,
+    help="How many answers (1-50, default 5).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the answer shape as JSON.")
 @_filter_options
 @_index_dir_option
@@ -139,13 +160,20 @@ def ask_command(
     retriever = _retriever(_settings(index_dir))
     result = retriever.ask(question, k, filters)
     if as_json:
-        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        _echo_json(ask_response(result).model_dump(mode="json"))
     else:
         click.echo(render(result))
 
 
 @cli.command("chat")
-@click.option("--k", "k", type=int, default=None, help="Answers per question (default 5).")
+@click.option(
+    "--k",
+    "k",
+    type=int,
+    default=None,
+    callback=_checked_k,
+    help="Answers per question (default 5).",
+)
 @_filter_options
 @_index_dir_option
 def chat_command(
@@ -162,7 +190,6 @@ def chat_command(
     settings = _settings(index_dir)
     k = settings.k if k is None else k
     retriever = _retriever(settings)
-    retriever.check_k(k)
     indexed = retriever.snapshot.documents.articles
     known = sorted({a.source.outlet for a in indexed.values() if a.source.outlet})
     click.echo(
@@ -197,14 +224,14 @@ def articles_command(as_json: bool, index_dir: Path | None) -> None:
     settings = _settings(index_dir)
     docs = _snapshot(settings).documents
     rows = [
-        {**a.source.to_dict(), "passages": len(docs.passages_of(a.id))}
+        article_out(a.source, len(docs.passages_of(a.id)))
         for a in sorted(docs.articles.values(), key=lambda a: (a.source.published or "", a.id))
     ]
     if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        _echo_json([row.model_dump(mode="json") for row in rows])
         return
     for row in rows:
-        click.echo(f"{row['article_id']}  {_source_line(row)}  [{row['passages']} passages]")
+        click.echo(f"{row.article_id}  {_source_line(row)}  [{row.passages} passages]")
 
 
 @cli.command("remove")
@@ -236,6 +263,7 @@ def serve_command(host: str | None, port: int | None, index_dir: Path | None) ->
     import uvicorn
 
     from qa.api import create_app
+    from qa.logs import configure_logging
 
     settings = _settings(index_dir)
     configure_logging()
@@ -289,18 +317,6 @@ def _listen(host: str, port: int) -> socket.socket:
         raise QAError(
             f"cannot listen on {host}:{port} ({reason}); choose another --host or --port"
         ) from None
-
-
-def configure_logging() -> None:
-    """Log lines on stderr; httpx stays at WARNING because its URLs carry the bot token."""
-    import logging
-
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 @cli.command("eval")
@@ -428,13 +444,17 @@ def render(result: Result) -> str:
         )
     blocks = []
     for n, answer in enumerate(result.answers, start=1):
-        blocks.append(f"{n}. {answer.quote}\n   — {_source_line(answer.source.to_dict())}")
+        blocks.append(f"{n}. {answer.quote}\n   — {_source_line(answer.source)}")
     return "\n\n".join(blocks)
 
 
-def _source_line(source: dict[str, Any]) -> str:
-    parts = [source.get(name) for name in ("title", "outlet", "published", "url")]
-    return ", ".join(str(p) for p in parts if p) or str(source.get("article_id"))
+def _source_line(source: Source | SourceOut) -> str:
+    parts = [source.title, source.outlet, source.published, source.url]
+    return ", ".join(p for p in parts if p) or source.article_id
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 def _snapshot(settings: Settings) -> Snapshot:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from qa.errors import QAError
-from qa.types import Answer
+from qa.schemas import AnswerOut
 
 Channel = Literal["telegram", "web"]
 _SCHEMA = """
@@ -150,7 +150,7 @@ class FeedbackStore:
             ).fetchone()
         return Asked(*row) if row else None
 
-    def add_shown(self, question_id: str, first_rank: int, answers: Sequence[Answer]) -> None:
+    def add_shown(self, question_id: str, first_rank: int, answers: Sequence[AnswerOut]) -> None:
         """Remember which answers were shown under which numbers, for the votes."""
         rows = [
             (question_id, rank, a.source.article_id, a.start, a.end, a.quote)

@@ -11,6 +11,7 @@ from qa.config import Settings
 from qa.encoders import Encoder
 from qa.errors import InputError
 from qa.evidence import Evidence
+from qa.questions import check_k, check_question
 from qa.rankers import Ranker, make_ranker
 from qa.store import Scored, Snapshot, check_encoder
 from qa.types import Filters, Hit, Result
@@ -60,23 +61,6 @@ def _day(value: str | dt.date | None, name: str) -> str | None:
         raise InputError(f"{name} {value!r} is not a date; write it as YYYY-MM-DD") from None
 
 
-def check_question(question: str, settings: Settings) -> None:
-    """Raise InputError for a question that cannot be asked, saying how to fix it."""
-    if not isinstance(question, str) or not question.strip():
-        raise InputError("the question is empty: ask something about the articles")
-    limit = settings.max_question_chars
-    if len(question) > limit:
-        raise InputError(
-            f"the question is {len(question)} characters long; ask in {limit} characters or fewer"
-        )
-
-
-def check_k(k: int, settings: Settings) -> None:
-    limit = settings.max_k
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= limit:
-        raise InputError(f"k must be a whole number from 1 to {limit}, not {k!r}")
-
-
 @dataclass(frozen=True, slots=True)
 class Answered:
     """A question's ranked passages (before folding) and the answers made from them."""
@@ -116,11 +100,8 @@ class Retriever:
         """Hits and answers for questions that may each want their own k and filters.
 
         The questions are embedded in one model call, which is what makes batching
-        concurrent requests worth it.
+        concurrent requests worth it. The queries are checked already (qa.questions).
         """
-        for query in queries:
-            check_question(query.question, self.settings)
-            check_k(query.k, self.settings)
         if not queries:
             return []
         vectors = self.encoder.encode_queries([q.question for q in queries])
@@ -168,13 +149,13 @@ class Retriever:
         self, questions: Sequence[str], k: int | None = None, filters: Filters | None = None
     ) -> list[Result]:
         k = self.settings.k if k is None else k
+        check_k(k, self.settings)
+        for question in questions:
+            check_question(question, self.settings)
         return self.answer_batch([Query(q, k, filters or Filters()) for q in questions])
 
     def ask(self, question: str, k: int | None = None, filters: Filters | None = None) -> Result:
         return self.ask_batch([question], k, filters)[0]
-
-    def check_k(self, k: int) -> None:
-        check_k(k, self.settings)
 
     def _hits(self, evidence: Evidence, ranked: list[Scored]) -> list[Hit]:
         docs = self.snapshot.documents

@@ -21,7 +21,8 @@ from qa.config import Settings
 from qa.encoders import Encoder, get_encoder
 from qa.errors import IndexMissingError, QAError, UnknownArticleError
 from qa.indexing import BuildReport, build, remove
-from qa.retrieve import Query, Retriever, check_k, check_question
+from qa.questions import check_k, check_question
+from qa.retrieve import Query, Retriever
 from qa.store import Store, get_store
 from qa.types import Article, Filters, Result, Source
 
@@ -40,8 +41,16 @@ class ArticleInfo:
     source: Source
     passages: int
 
-    def to_dict(self) -> dict[str, Any]:
-        return {**self.source.to_dict(), "passages": self.passages}
+
+@dataclass(frozen=True, slots=True)
+class IndexStatus:
+    """What the index in use holds, for health checks and metrics."""
+
+    articles: int
+    passages: int
+    model: str
+    version: str  # the name of the version folder
+    built_at: str
 
 
 @dataclass(slots=True)
@@ -104,8 +113,19 @@ class Service:
     def ready(self) -> bool:
         return self._retriever is not None
 
-    def current(self) -> Retriever | None:
-        return self._retriever
+    def status(self) -> IndexStatus | None:
+        """The index in use; None while there is none (``problem`` says why)."""
+        retriever = self._retriever
+        if retriever is None:
+            return None
+        manifest = retriever.snapshot.manifest
+        return IndexStatus(
+            manifest.articles,
+            manifest.passages,
+            manifest.model,
+            retriever.snapshot.version,
+            manifest.built_at,
+        )
 
     def retriever(self) -> Retriever:
         """The current state; NotReadyError says why there is none."""

@@ -18,16 +18,6 @@ class Source:
     published: str | None = None
     url: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "article_id": self.article_id,
-            "title": self.title,
-            "outlet": self.outlet,
-            "author": self.author,
-            "published": self.published,
-            "url": self.url,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class Article:
@@ -148,9 +138,6 @@ class Corroboration:
     start: int
     end: int
 
-    def to_dict(self) -> dict[str, Any]:
-        return {**self.source.to_dict(), "quote": self.quote, "start": self.start, "end": self.end}
-
 
 @dataclass(frozen=True, slots=True)
 class Answer:
@@ -164,21 +151,10 @@ class Answer:
     source: Source
     also_reported_by: tuple[Corroboration, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "quote": self.quote,
-            "passage": self.passage,
-            "score": round(self.score, 4),
-            "start": self.start,
-            "end": self.end,
-            "source": self.source.to_dict(),
-            "also_reported_by": [c.to_dict() for c in self.also_reported_by],
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class Result:
-    """The answer shape shared by the CLI, the HTTP API and the bot."""
+    """A question's answers, best first; qa.schemas.ask_response is how users see it."""
 
     question: str
     answers: tuple[Answer, ...] = field(default_factory=tuple)
@@ -186,10 +162,3 @@ class Result:
     @property
     def abstained(self) -> bool:
         return not self.answers
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "question": self.question,
-            "answers": [a.to_dict() for a in self.answers],
-            "abstained": self.abstained,
-        }

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from qa.answer import QuotePolicy, crowd, make_result, merge_overlapping, quote_window
+from qa.schemas import ask_response
 from qa.types import Answer, Article, Hit, Source, Span
 
 TEXT = (
@@ -129,7 +130,7 @@ def test_abstains_when_nothing_scores_high_enough() -> None:
     hits = [hit(1, 0, 2, 0.29, [0.2, 0.29, 0.1])]
     result = make_result("capital of Australia?", hits, {"a1": ARTICLE}, k=5, policy=POLICY)
     assert result.abstained
-    assert result.to_dict() == {
+    assert ask_response(result).model_dump() == {
         "question": "capital of Australia?",
         "answers": [],
         "abstained": True,
@@ -144,7 +145,7 @@ def test_weak_answers_are_dropped_but_strong_ones_kept() -> None:
 
 def test_answer_shape_keeps_its_names() -> None:
     result = make_result("q", [hit(1, 1, 1, 0.71234, [0.7])], {"a1": ARTICLE}, k=5, policy=POLICY)
-    shape = result.to_dict()
+    shape = ask_response(result).model_dump()
     assert set(shape) == {"question", "answers", "abstained"}
     (answer,) = shape["answers"]
     assert set(answer) == {
@@ -225,7 +226,10 @@ def test_a_paraphrase_in_another_article_corroborates() -> None:
     assert [c.source.article_id for c in first.also_reported_by] == ["a3"]
     assert first.also_reported_by[0].quote == "Negotiators gathered close to the frontier."
     assert second.quote == "Another paragraph starts here."
-    assert result.to_dict()["answers"][0]["also_reported_by"][0]["outlet"] == "Other Daily"
+    assert (
+        ask_response(result).model_dump()["answers"][0]["also_reported_by"][0]["outlet"]
+        == "Other Daily"
+    )
 
 
 def test_without_vectors_only_the_same_words_fold() -> None:

@@ -31,6 +31,7 @@ from qa.encoders import Encoder
 from qa.errors import QAError
 from qa.feedback import FeedbackStore
 from qa.retrieve import Retriever
+from qa.schemas import answer_out
 from qa.service import Service
 from qa.types import Answer, Source
 from tests.fake_telegram import BOT_USER, Call, FakeTelegram, html_problems, plain_text
@@ -529,7 +530,7 @@ def test_rate_limiter_allows_then_notifies_once_then_drops_until_the_window_pass
 def test_feedback_store_keeps_votes_one_per_user_and_answer(tmp_path: Path) -> None:
     store = FeedbackStore(tmp_path / "db" / "f.sqlite3")
     question_id = store.add_question(5, 6, "Q?")
-    shown = Answer("Quote.", "Quote. More.", 0.7, 10, 16, Source("art"))
+    shown = answer_out(Answer("Quote.", "Quote. More.", 0.7, 10, 16, Source("art")))
     store.add_shown(question_id, 1, [shown])
     assert store.vote(question_id, 1, 6, 5, 1)
     assert store.vote(question_id, 1, 6, 5, -1)  # changed their mind

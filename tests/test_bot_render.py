@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bots import buttons, render
+from qa.schemas import SourceOut, answer_out, ask_response, source_out
 from qa.types import Answer, Corroboration, Result, Source
 from tests.fake_telegram import html_problems, plain_text, telegram_length
 
@@ -29,6 +30,15 @@ def answer(quote: str, source: Source = FOREIGN_POLICY, start: int = 0) -> Answe
     return Answer(quote, quote, 0.8, start, start + len(quote), source)
 
 
+def rendered(result: Result, start: int = 0) -> list[str]:
+    """The messages for a result, made as the bot makes them: through the one answer shape."""
+    return render.answers(ask_response(result), start)
+
+
+def outs(items: list[Source]) -> list[SourceOut]:
+    return [source_out(s) for s in items]
+
+
 def assert_valid(messages: list[str]) -> None:
     assert messages
     for message in messages:
@@ -46,7 +56,7 @@ def test_answers_quote_in_blockquote_with_source_line_under_it() -> None:
             answer("Belarus hosts thousands of Russian troops.", MOSCOW_TIMES),
         ),
     )
-    [message] = render.answers(result)
+    [message] = rendered(result)
     assert_valid([message])
     assert message.startswith("<blockquote>Russia amassed 30,000 troops in Belarus.</blockquote>\n")
     assert "<b>1.</b> Talks in Minsk, Foreign Policy, 2022-02-25" in message
@@ -58,9 +68,9 @@ def test_answers_quote_in_blockquote_with_source_line_under_it() -> None:
 
 def test_answers_show_a_page_of_three_numbered_from_start() -> None:
     result = Result("q", tuple(answer(f"Quote number {n}.", start=n * 100) for n in range(1, 8)))
-    [first] = render.answers(result)
+    [first] = rendered(result)
     assert first.count("<blockquote>") == render.PAGE == 3
-    [second] = render.answers(result, start=3)
+    [second] = rendered(result, start=3)
     assert "Quote number 4." in second and "<b>4.</b>" in second and "<b>6.</b>" in second
     assert "Quote number 3." not in second
 
@@ -68,7 +78,7 @@ def test_answers_show_a_page_of_three_numbered_from_start() -> None:
 def test_everything_from_articles_is_escaped() -> None:
     source = Source("x", title='<b>Bold</b> & "quoted"', outlet="A&B <News>", published="2022")
     quote = "He said </blockquote><script>alert('x')</script> & left."
-    [message] = render.answers(Result("q", (answer(quote, source),)))
+    [message] = rendered(Result("q", (answer(quote, source),)))
     assert_valid([message])
     assert "&lt;/blockquote&gt;&lt;script&gt;" in message
     assert "&lt;b&gt;Bold&lt;/b&gt; &amp; &quot;quoted&quot;" in message
@@ -81,14 +91,14 @@ def test_everything_from_articles_is_escaped() -> None:
 )
 def test_only_http_links_are_linked(url: str) -> None:
     source = Source("x", title="Title", outlet="Outlet", url=url)
-    [message] = render.answers(Result("q", (answer("A quote.", source),)))
+    [message] = rendered(Result("q", (answer("A quote.", source),)))
     assert "<a " not in message
     assert "Title, Outlet" in message
 
 
 def test_a_quote_too_long_for_one_message_is_cut_and_marked() -> None:
     quote = "Very long sentence & more. " * 400  # 10,800 characters, over 17,000 escaped
-    [message] = render.answers(Result("q", (answer(quote),)))
+    [message] = rendered(Result("q", (answer(quote),)))
     assert_valid([message])
     shown = plain_text(message).split("\n")[0]
     assert shown.endswith("…") and quote.startswith(shown[:-1])
@@ -96,7 +106,7 @@ def test_a_quote_too_long_for_one_message_is_cut_and_marked() -> None:
 
 def test_answers_that_do_not_fit_together_are_split_into_messages() -> None:
     result = Result("q", tuple(answer(f"{n} " + "word " * 300, start=n) for n in range(3)))
-    messages = render.answers(result)
+    messages = rendered(result)
     assert len(messages) == 2  # three quotes of 1,500 characters do not fit in one
     assert_valid(messages)
     assert sum(m.count("<blockquote>") for m in messages) == 3
@@ -104,7 +114,7 @@ def test_answers_that_do_not_fit_together_are_split_into_messages() -> None:
 
 def test_emoji_count_twice_toward_the_limit() -> None:
     quote = "😀" * 3000  # 3,000 characters for Python, 6,000 for Telegram
-    [message] = render.answers(Result("q", (answer(quote),)))
+    [message] = rendered(Result("q", (answer(quote),)))
     assert telegram_length(message) <= render.LIMIT
     assert_valid([message])
 
@@ -122,7 +132,7 @@ def test_outlets_reporting_the_same_thing_are_noted() -> None:
         (Source("y", outlet="Axios"), "Troops are in Belarus."),
     )
     alone = answer("Ukraine will not hold peace talks in Minsk.", Source("002", outlet="Axios"))
-    [message] = render.answers(Result("How many Russian troops are in Belarus?", (first, alone)))
+    [message] = rendered(Result("How many Russian troops are in Belarus?", (first, alone)))
     blocks = message.split("\n\n")
     assert "<i>Also reported by The Moscow Times, Axios.</i>" in blocks[0]
     assert "Also reported" not in blocks[1]
@@ -130,7 +140,7 @@ def test_outlets_reporting_the_same_thing_are_noted() -> None:
 
 def test_the_same_outlet_is_not_another_outlet() -> None:
     same = corroborated("A quote.", (Source("z", outlet="Foreign Policy"), "The same quote."))
-    assert render.other_outlets(same) == ()
+    assert render.other_outlets(answer_out(same)) == ()
 
 
 # -- other texts -----------------------------------------------------------------------
@@ -146,7 +156,7 @@ def test_nothing_found_repeats_the_question_escaped_and_suggests_sources() -> No
 
 def test_help_names_articles_outlets_and_examples() -> None:
     sources = [FOREIGN_POLICY, MOSCOW_TIMES, Source("z", outlet="Axios & Co")]
-    text = render.help_text(sources, ["First <example>?", "Second?", "Third?"], "qa_bot")
+    text = render.help_text(outs(sources), ["First <example>?", "Second?", "Third?"], "qa_bot")
     assert_valid([text])
     seen = plain_text(text)
     assert "3 news articles from Axios & Co, Foreign Policy, The Moscow Times" in seen
@@ -159,7 +169,7 @@ def test_sources_list_every_article_and_split_long_lists() -> None:
         Source(f"a{n}", title=f"Title {n} " + "long " * 40, outlet="Outlet", published="2022-03-03")
         for n in range(150)
     ]
-    messages = render.sources(items)
+    messages = render.sources(outs(items))
     assert len(messages) > 1
     assert_valid(messages)
     text = "\n".join(plain_text(m) for m in messages)
@@ -168,13 +178,13 @@ def test_sources_list_every_article_and_split_long_lists() -> None:
 
 
 def test_sources_link_titles() -> None:
-    [message] = render.sources([MOSCOW_TIMES, FOREIGN_POLICY])
+    [message] = render.sources(outs([MOSCOW_TIMES, FOREIGN_POLICY]))
     assert f'<a href="{MOSCOW_TIMES.url}">Putin Ready to Send Negotiation Team</a>' in message
     assert "• Talks in Minsk, Foreign Policy, 2022-02-25" in message
 
 
 def test_inline_text_is_one_quote_with_its_source() -> None:
-    text = render.inline_text(answer("A <quote> & more.", MOSCOW_TIMES))
+    text = render.inline_text(answer_out(answer("A <quote> & more.", MOSCOW_TIMES)))
     assert_valid([text])
     assert plain_text(text) == (
         "A <quote> & more.\n— Putin Ready to Send Negotiation Team, The Moscow Times, 2022-02-25"
@@ -216,7 +226,7 @@ def test_any_answers_render_to_valid_html_within_the_limit(
     question: str, found: list[Answer], start: int
 ) -> None:
     result = Result(question, tuple(found))
-    messages = render.answers(result, start=start)
+    messages = rendered(result, start=start)
     shown = found[start : start + render.PAGE]
     if not shown:
         assert messages == []
@@ -252,8 +262,8 @@ def test_any_question_echoed_back_is_escaped_and_round_trips(question: str) -> N
 def test_any_articles_make_valid_help_and_source_lists(
     items: list[Source], examples: list[str], username: str | None
 ) -> None:
-    assert_valid([render.help_text(items, examples, username)])
-    assert_valid(render.sources(items))
+    assert_valid([render.help_text(outs(items), examples, username)])
+    assert_valid(render.sources(outs(items)))
 
 
 # -- buttons ---------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from qa.errors import (
 )
 from qa.indexing import BuildReport, build
 from qa.retrieve import Retriever
+from qa.schemas import ask_response
 from qa.store import Snapshot, StoredPassage
 from qa.store.local import PASSAGE_VECTORS, STORE, LocalStore
 from qa.store.local.versions import CURRENT, MANIFEST, versions
@@ -140,7 +141,7 @@ def test_faiss_hits_match_brute_force_cosine(
 
 def test_round_trip_in_a_new_process(seed_index_dir: Path, seed_retriever: Retriever) -> None:
     question = "How many Russian troops are in Belarus?"
-    here = seed_retriever.ask(question, 3).to_dict()
+    here = ask_response(seed_retriever.ask(question, 3)).model_dump()
     out = subprocess.run(
         [
             sys.executable,

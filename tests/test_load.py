@@ -7,6 +7,7 @@ import json
 import os
 import re
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -148,7 +149,7 @@ def test_seeds_load_with_exactly_their_manifest_metadata() -> None:
         expected = {name: fields.get(name) or None for name in ("title", "outlet", "author")}
         expected["published"] = str(fields["published"])
         expected["url"] = fields.get("url") or None
-        got = article.source.to_dict()
+        got = asdict(article.source)
         assert got.pop("article_id") == article.id
         assert got == expected, article.id
         assert article.origin == str(SEEDS / f"{article.id}.txt")
@@ -198,7 +199,7 @@ def test_front_matter_gives_every_field(tmp_path: Path) -> None:
         ),
     )
     (article,) = load([path]).articles
-    assert article.source.to_dict() == {
+    assert asdict(article.source) == {
         "article_id": "istanbul-2022",
         "title": "Grain talks resume",
         "outlet": "Harbour Herald",
@@ -212,7 +213,7 @@ def test_front_matter_gives_every_field(tmp_path: Path) -> None:
 
 def test_text_without_front_matter_has_unknown_fields(tmp_path: Path) -> None:
     (article,) = load([write(tmp_path / "plain.txt", BODY)]).articles
-    assert article.source.to_dict() == {
+    assert asdict(article.source) == {
         "article_id": "plain",
         "title": None,
         "outlet": None,
@@ -485,7 +486,7 @@ def test_html_page_gives_main_text_and_metadata(tmp_path: Path) -> None:
     loaded = load([write(tmp_path / "grain-talks.html", PAGE)])
     assert loaded.problems == ()
     (article,) = loaded.articles
-    assert article.source.to_dict() == {
+    assert asdict(article.source) == {
         "article_id": "grain-talks",
         "title": "Grain corridor talks resume in Istanbul",
         "outlet": "Harbour Herald",
@@ -538,7 +539,7 @@ def test_jsonl_one_article_per_line(tmp_path: Path) -> None:
     assert loaded.problems == ()
     articles = by_id(loaded)
     assert list(articles) == ["grain-1", "42"]
-    assert articles["grain-1"].source.to_dict() == {
+    assert asdict(articles["grain-1"].source) == {
         "article_id": "grain-1",
         "title": "Grain talks resume",
         "outlet": "Harbour Herald",

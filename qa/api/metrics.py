@@ -41,9 +41,8 @@ class Metrics:
 
     def render(self, service: Service) -> bytes:
         """The exposition text, with the index figures read at scrape time."""
-        retriever = service.current()
-        manifest = retriever.snapshot.manifest if retriever else None
-        self.articles.set(manifest.articles if manifest else 0)
-        self.passages.set(manifest.passages if manifest else 0)
+        index = service.status()
+        self.articles.set(index.articles if index else 0)
+        self.passages.set(index.passages if index else 0)
         self.batches.set(service.batches)
         return generate_latest(self.registry)

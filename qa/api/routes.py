@@ -9,24 +9,21 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from qa.api.schemas import (
-    QUESTION,
-    ArticleOut,
-    ArticleText,
-    AskRequest,
-    AskResponse,
-    ErrorOut,
-    Health,
-    K,
-    WriteReport,
-)
+from qa.api.schemas import QUESTION, AskRequest, ErrorOut, Health, K, WriteReport
 from qa.api.uploads import read_articles
 from qa.config import Settings
 from qa.errors import QAError
 from qa.indexing import BuildReport
 from qa.retrieve import make_filters
+from qa.schemas import (
+    ArticleOut,
+    ArticleText,
+    AskResponse,
+    article_out,
+    article_text,
+    ask_response,
+)
 from qa.service import Service
-from qa.types import Result
 
 router = APIRouter()
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -71,7 +68,7 @@ Writer = Depends(require_writer)
 
 
 @router.post("/ask", response_model=AskResponse, responses=_ERRORS, tags=["questions"])
-async def ask_post(body: AskRequest, request: Request, svc: Service_) -> dict[str, Any]:
+async def ask_post(body: AskRequest, request: Request, svc: Service_) -> AskResponse:
     """Ask a question; the answers are verbatim quotes with their sources."""
     outlets = [body.outlet] if isinstance(body.outlet, str) else body.outlet or []
     return await _ask(
@@ -90,7 +87,7 @@ async def ask_get(
     outlet: Annotated[list[str] | None, Query(description="Repeat for several.")] = None,
     published_from: dt.date | None = None,
     published_to: dt.date | None = None,
-) -> dict[str, Any]:
+) -> AskResponse:
     """The same as POST /ask, for browsers and curl: /ask?q=...&k=3."""
     return await _ask(request, svc, q, k, outlet or [], published_from, published_to)
 
@@ -103,50 +100,48 @@ async def _ask(
     outlets: list[str],
     published_from: dt.date | None,
     published_to: dt.date | None,
-) -> dict[str, Any]:
+) -> AskResponse:
     request.state.k = k if k is not None else svc.settings.k
     filters = make_filters(outlets, published_from, published_to)
-    result: Result = await svc.ask(question, k, filters)
+    result = await svc.ask(question, k, filters)
     metrics = request.app.state.metrics
     metrics.questions.inc()
     if result.abstained:
         metrics.abstentions.inc()
-    return result.to_dict()
+    return ask_response(result)
 
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health}}, tags=["service"])
 async def health(svc: Service_) -> Response:
     """200 once the model and an index are loaded; 503 while loading or with no index."""
-    retriever = svc.current()
-    if retriever is None:
+    index = svc.status()
+    if index is None:
         status = "loading" if svc.problem == "loading" else "unavailable"
         body = Health(status=status, model=svc.settings.model, detail=svc.problem)
         return JSONResponse(body.model_dump(), status_code=503)
-    manifest = retriever.snapshot.manifest
     body = Health(
         status="ok",
-        model=manifest.model,
-        articles=manifest.articles,
-        passages=manifest.passages,
-        index_version=retriever.snapshot.version,
-        built_at=manifest.built_at,
+        model=index.model,
+        articles=index.articles,
+        passages=index.passages,
+        index_version=index.version,
+        built_at=index.built_at,
     )
     return JSONResponse(body.model_dump())
 
 
 @router.get("/articles", response_model=list[ArticleOut], responses=_ERRORS, tags=["articles"])
-async def list_articles(svc: Service_) -> list[dict[str, Any]]:
+async def list_articles(svc: Service_) -> list[ArticleOut]:
     """Every indexed article with its metadata and passage count."""
-    return [info.to_dict() for info in svc.articles()]
+    return [article_out(info.source, info.passages) for info in svc.articles()]
 
 
 @router.get(
     "/articles/{article_id}", response_model=ArticleText, responses=_ERRORS, tags=["articles"]
 )
-async def get_article(article_id: str, svc: Service_) -> dict[str, Any]:
+async def get_article(article_id: str, svc: Service_) -> ArticleText:
     """Metadata and cleaned text: ``text[start:end]`` of an answer is its quote."""
-    article, passages = svc.article(article_id)
-    return {**article.source.to_dict(), "passages": passages, "text": article.text}
+    return article_text(*svc.article(article_id))
 
 
 @router.post(

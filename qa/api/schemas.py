@@ -1,4 +1,7 @@
-"""Request and response bodies of the HTTP API, as they appear in /docs."""
+"""Request and response bodies of the HTTP API, as they appear in /docs.
+
+The answer and article shapes live in qa.schemas, shared with the CLI and the bot.
+"""
 
 from __future__ import annotations
 
@@ -35,47 +38,6 @@ class AskRequest(BaseModel):
     )
     published_from: dt.date | None = Field(None, description="Only articles from this day on.")
     published_to: dt.date | None = Field(None, description="Only articles up to this day.")
-
-
-class SourceOut(BaseModel):
-    article_id: str
-    title: str | None
-    outlet: str | None
-    author: str | None
-    published: str | None
-    url: str | None
-
-
-class CorroborationOut(SourceOut):
-    quote: str = Field(description="This article's own verbatim quote: its text[start:end].")
-    start: int
-    end: int
-
-
-class AnswerOut(BaseModel):
-    quote: str = Field(description="Verbatim: the article's text[start:end].")
-    passage: str = Field(description="The passage the quote was found in.")
-    score: float
-    start: int
-    end: int
-    source: SourceOut
-    also_reported_by: list[CorroborationOut] = Field(
-        default_factory=list, description="Other articles that say the same thing."
-    )
-
-
-class AskResponse(BaseModel):
-    question: str
-    answers: list[AnswerOut]
-    abstained: bool = Field(description="True when nothing in the articles answers it.")
-
-
-class ArticleOut(SourceOut):
-    passages: int
-
-
-class ArticleText(ArticleOut):
-    text: str = Field(description="The cleaned text every quote's offsets point into.")
 
 
 class ArticleIn(BaseModel):
