@@ -230,6 +230,7 @@ def test_metrics_count_requests_abstentions_and_index_size(api: httpx.Client) ->
         ({}, 422, "question: required"),
         ({"question": "Where?", "top_k": 3}, 422, "top_k: unknown field"),
         ({"question": "Where?", "published_from": "last week"}, 422, "published_from"),
+        ({"question": "Where?", "published_from": 1646092800}, 422, "write it as YYYY-MM-DD"),
         (
             {"question": "Where?", "published_from": "2022-03-01", "published_to": "2022-02-01"},
             422,
@@ -244,6 +245,11 @@ def test_bad_questions_get_a_4xx_that_says_what_is_wrong(
     response = api.post("/ask", json=body)
     assert response.status_code == status
     assert says in response.json()["detail"]
+
+
+def test_k_may_be_a_whole_number_written_with_a_point(api: httpx.Client) -> None:
+    """JSON Schema's integer includes 3.0, and some clients write numbers so."""
+    assert len(ask(api, "Who led the Russian delegation?", k=3.0)["answers"]) == 3
 
 
 @pytest.mark.parametrize(
@@ -272,6 +278,7 @@ def test_malformed_or_non_json_bodies_get_a_4xx(
         ({"q": "Where?", "k": "many"}, "k:"),
         ({"q": "Where?", "k": "99"}, "k must be"),
         ({"q": "Where?", "published_to": "2022-13-01"}, "published_to"),
+        ({"q": "Where?", "published_from": "0.0"}, "published_from: '0.0' is not a date"),
     ],
 )
 def test_bad_get_ask_gets_a_4xx(api: httpx.Client, params: dict[str, str], says: str) -> None:

@@ -12,15 +12,15 @@ import pytest
 from qa.api import create_app
 from qa.cli import main
 from qa.config import Settings
-from qa.embed import Embedder
+from qa.encoders import Encoder
 from tests.serving import running
 
 CORROBORATED = "How many Russian troops are in Belarus?"  # its first answer has also_reported_by
 
 
 @pytest.fixture(scope="module")
-def api(seed_index_dir: Path, real_embedder: Embedder) -> Iterator[httpx.Client]:
-    app = create_app(Settings(index_dir=seed_index_dir), embedder=lambda: real_embedder)
+def api(seed_index_dir: Path, real_encoder: Encoder) -> Iterator[httpx.Client]:
+    app = create_app(Settings(index_dir=seed_index_dir), encoder=lambda: real_encoder)
     with running(app) as url, httpx.Client(base_url=url, timeout=60) as client:
         yield client
 

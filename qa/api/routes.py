@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from qa.api.schemas import QUESTION, AskRequest, ErrorOut, Health, K, WriteReport
+from qa.api.schemas import QUESTION, AskRequest, Day, ErrorOut, Health, K, WriteReport
 from qa.api.uploads import read_articles
 from qa.config import Settings
 from qa.errors import QAError
@@ -84,12 +84,13 @@ async def ask_get(
     k: Annotated[
         int | None, Query(description="Answers wanted, 1 to 50.", json_schema_extra=K)
     ] = None,
-    outlet: Annotated[list[str] | None, Query(description="Repeat for several.")] = None,
-    published_from: dt.date | None = None,
-    published_to: dt.date | None = None,
+    # A list, not "a list or null": a query has no null, and one value is a list of one.
+    outlet: Annotated[list[str], Query(description="Repeat for several.")] = [],  # noqa: B006
+    published_from: Day | None = None,
+    published_to: Day | None = None,
 ) -> AskResponse:
     """The same as POST /ask, for browsers and curl: /ask?q=...&k=3."""
-    return await _ask(request, svc, q, k, outlet or [], published_from, published_to)
+    return await _ask(request, svc, q, k, outlet, published_from, published_to)
 
 
 async def _ask(

@@ -6,12 +6,13 @@ The answer and article shapes live in qa.schemas, shared with the CLI and the bo
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr
 
 from qa.config import Settings
-from qa.corpus.meta import ID
+from qa.corpus.meta import ID, PUBLISHED
 
 # The limits (the defaults of QA_MAX_QUESTION_CHARS and QA_MAX_K) are checked by qa with
 # messages of its own; in the schema they only tell clients what will be accepted.
@@ -22,6 +23,26 @@ QUESTION: dict[str, Any] = {
     "pattern": r"\S",
 }
 K: dict[str, Any] = {"minimum": 1, "maximum": _DEFAULTS["max_k"].default}
+TEXT: dict[str, Any] = {"pattern": r"\S"}  # blank text is refused with a message of qa's
+
+
+def _integral(value: object) -> object:
+    """5.0 is the integer 5 in JSON (JSON Schema says so too); "5" and true are not."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WholeNumber = Annotated[StrictInt, BeforeValidator(_integral)]
+
+
+def _iso_day(value: object) -> object:
+    """Only YYYY-MM-DD, as the schema says: pydantic alone reads 0.0 as 1970-01-01."""
+    if isinstance(value, dt.date) or (isinstance(value, str) and _DAY.fullmatch(value)):
+        return value
+    raise ValueError(f"{value!r} is not a date; write it as YYYY-MM-DD")
+
+
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+Day = Annotated[dt.date, BeforeValidator(_iso_day)]
 
 
 class AskRequest(BaseModel):
@@ -30,14 +51,14 @@ class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     question: StrictStr = Field(description="Up to 2,000 characters.", json_schema_extra=QUESTION)
-    k: StrictInt | None = Field(
+    k: WholeNumber | None = Field(
         None, description="Answers wanted, 1 to 50 (default 5).", json_schema_extra=K
     )
     outlet: StrictStr | list[StrictStr] | None = Field(
         None, description="Only articles from this outlet (or these outlets)."
     )
-    published_from: dt.date | None = Field(None, description="Only articles from this day on.")
-    published_to: dt.date | None = Field(None, description="Only articles up to this day.")
+    published_from: Day | None = Field(None, description="Only articles from this day on.")
+    published_to: Day | None = Field(None, description="Only articles up to this day.")
 
 
 class ArticleIn(BaseModel):
@@ -47,10 +68,14 @@ class ArticleIn(BaseModel):
 
     id: StrictStr | None = Field(None, json_schema_extra={"pattern": ID.pattern})
     title: StrictStr | None = None
-    text: StrictStr
+    text: StrictStr = Field(json_schema_extra=TEXT)
     outlet: StrictStr | None = None
     author: StrictStr | None = None
-    published: StrictStr | None = Field(None, description="YYYY-MM-DD, YYYY-MM or YYYY.")
+    published: StrictStr | None = Field(
+        None,
+        description="YYYY-MM-DD, YYYY-MM or YYYY (a time of day after the date is dropped).",
+        json_schema_extra={"pattern": PUBLISHED.pattern},
+    )
     url: StrictStr | None = None
 
 

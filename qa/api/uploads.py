@@ -130,5 +130,7 @@ def describe_errors(errors: object) -> str:
             message = "unknown field; check its spelling"
         elif error.get("type") == "missing":
             message = "required"
+        elif error.get("type") == "value_error":  # qa's own message, without pydantic's prefix
+            message = str(error.get("ctx", {}).get("error", message))
         parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts) or "the request is not valid"

@@ -19,7 +19,7 @@ from qa.api.routes import Service_, settings
 from qa.api.schemas import ErrorOut, FeedbackIn, FeedbackOut
 from qa.errors import InputError
 from qa.feedback import FeedbackStore
-from qa.retrieve import check_question
+from qa.questions import check_question
 
 PAGE = Path(__file__).resolve().parent.parent / "web"
 HEADERS = {

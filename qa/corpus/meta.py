@@ -19,7 +19,7 @@ _FRONT_MATTER = re.compile(
     r"\A(?:\ufeff)?---[ \t]*\r?\n(.*?\r?\n)?(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S
 )
 # YYYY, YYYY-MM or YYYY-MM-DD; a full date may go on with a time of day and a UTC offset.
-_PUBLISHED = re.compile(
+PUBLISHED = re.compile(
     r"^(\d{4})(?:-(\d{2})(?:-(\d{2})"
     r"(?:[Tt ]\d{2}(?::\d{2}(?::\d{2}(?:[.,]\d+)?)?)?"
     r"\s*(?:[Zz]|[+-]\d{1,2}(?::?\d{2}(?::?\d{2}(?:\.\d+)?)?)?)?)?"
@@ -77,7 +77,7 @@ def normalise_published(value: object, *, where: str) -> str | None:
         return value.date().isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
-    match = _PUBLISHED.match(str(value).strip())
+    match = PUBLISHED.match(str(value).strip())
     if not match:
         raise CorpusError(
             f"{where}: published {str(value)!r} is not a date; write it as YYYY-MM-DD "

@@ -9,6 +9,7 @@ from typing import Any
 from qa.evaluation.metrics import RANKING, Calibration, Scores
 from qa.evaluation.run import Outcome, RunResult
 from qa.evaluation.sets import EvalSet
+from qa.schemas import source_out
 from qa.types import Filters
 
 LABELS = {
@@ -249,7 +250,11 @@ def _failure_json(o: Outcome) -> dict[str, Any]:
         "why": _why(o),
         "gold": list(o.question.answers) or sorted(o.question.relevant),
         "top_quotes": [
-            {"quote": a.quote, "source": a.source.to_dict(), "score": round(a.score, 4)}
+            {
+                "quote": a.quote,
+                "source": source_out(a.source).model_dump(),
+                "score": round(a.score, 4),
+            }
             for a in o.quotes
         ],
     }
