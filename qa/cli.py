@@ -131,16 +131,14 @@ def _checked_k(ctx: click.Context, param: click.Parameter, value: int | None) ->
     return value
 
 
+def _k_option(about: str) -> Callable[[F], F]:
+    """--k, checked against QA_MAX_K as soon as it is parsed."""
+    return click.option("--k", "k", type=int, default=None, callback=_checked_k, help=about)
+
+
 @cli.command("ask")
 @click.argument("question", callback=_checked_question)
-@click.option(
-    "--k",
-    "k",
-    type=int,
-    default=None,
-    callback=_checked_k,
-    help="How many answers (1-50, default 5).",
-)
+@_k_option("How many answers (1-50, default 5).")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer shape as JSON.")
 @_filter_options
 @_index_dir_option
@@ -166,14 +164,7 @@ def ask_command(
 
 
 @cli.command("chat")
-@click.option(
-    "--k",
-    "k",
-    type=int,
-    default=None,
-    callback=_checked_k,
-    help="Answers per question (default 5).",
-)
+@_k_option("Answers per question (default 5).")
 @_filter_options
 @_index_dir_option
 def chat_command(
