@@ -12,11 +12,14 @@ from qa.errors import (
     ModelError,
     QAError,
 )
+from qa.schemas import AnswerOut, AskResponse, SourceOut, ask_response
 from qa.types import Answer, Article, Hit, Passage, Result, Source, Span
 
 __all__ = [
     "Answer",
+    "AnswerOut",
     "Article",
+    "AskResponse",
     "CorpusError",
     "Hit",
     "IndexBusyError",
@@ -31,6 +34,8 @@ __all__ = [
     "Result",
     "Settings",
     "Source",
+    "SourceOut",
     "Span",
+    "ask_response",
     "get_settings",
 ]
