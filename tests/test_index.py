@@ -403,7 +403,7 @@ def test_crash_while_writing_leaves_the_old_index_in_use(
     def crash(*args: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr("qa.indexing.write_vectors", crash)
+    monkeypatch.setattr("qa.store.local.vectors.write", crash)
     with pytest.raises(OSError, match="disk full"):
         run([C], add=True)
     assert list(fake_settings.index_dir.glob(".build-*")), "the half-written build stays aside"
@@ -462,7 +462,8 @@ def test_killed_build_leaves_the_previous_index_usable(tmp_path: Path) -> None:
     after = opened(index_dir, model=DEFAULT_MODEL)
     assert after.version == before.version
     assert set(after.documents.articles) == set(before.documents.articles)
-    assert after.search(np.ones((1, after.manifest.dimension), dtype=np.float32), 3)[1][0][0] >= 0
+    query = np.ones((1, after.manifest.dimension), dtype=np.float32)
+    assert after.passage_vectors.search(query, 3, Filters())[0]
 
 
 def test_a_second_writer_waits_then_gives_up_clearly(
