@@ -37,7 +37,7 @@ from bots import buttons, render
 from bots.limits import RateLimiter, Verdict
 from bots.logs import describe
 from qa.config import Settings
-from qa.errors import InputError
+from qa.errors import InputError, TryLaterError
 from qa.feedback import FeedbackStore
 from qa.schemas import AskResponse, SourceOut, ask_response, source_out
 from qa.service import NotReadyError, Service
@@ -160,6 +160,8 @@ class Handlers:
             await self._reply(message, render.bad_question(str(exc)))
         except NotReadyError:
             await self._reply(message, render.not_ready(self.service.problem))
+        except TryLaterError:
+            await self._reply(message, render.busy())
         return None
 
     async def _send_page(
@@ -260,7 +262,7 @@ class Handlers:
             return
         try:
             found = ask_response(await self.service.ask(text, INLINE_ANSWERS)).answers
-        except (InputError, NotReadyError):
+        except (InputError, NotReadyError, TryLaterError):
             found = []
         results = [
             InlineQueryResultArticle(

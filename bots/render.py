@@ -200,6 +200,10 @@ def bad_question(problem: str) -> str:
     return f"Sorry, I cannot answer that: {fit(problem, ECHO_MAX * 2)}."
 
 
+def busy() -> str:
+    return "Many people are asking right now. Please ask again in a few seconds."
+
+
 def failed() -> str:
     return "Sorry, something went wrong on my side. Please try again in a moment."
 

@@ -97,6 +97,13 @@ class Settings(BaseSettings):
     # also holds each call back that long to gather more (latency for throughput).
     batch_window_ms: float = Field(0.0, ge=0.0, le=1000.0)
     max_batch: int = Field(64, ge=1, le=1024, description="Questions per model call at most.")
+    # Overload: questions beyond max_pending waiting for the model get 503 at once (a
+    # queue that only grows answers nobody in time); every request gets request_timeout
+    # seconds; rate_limit questions per rate_window seconds per client address (0: off).
+    max_pending: int = Field(256, ge=1, description="Questions waiting at most; then 503.")
+    request_timeout: float = Field(30.0, gt=0.0, description="Seconds a request may take.")
+    rate_limit: int = Field(0, ge=0, description="Questions per client per rate_window; 0: off.")
+    rate_window: float = Field(60.0, gt=0.0, description="Seconds; see rate_limit.")
 
     # The Telegram bot (`qa bot`, or `qa serve` when a token is set).
     telegram_bot_token: SecretStr | None = Field(

@@ -45,3 +45,23 @@ class IndexMismatchError(IndexUnusableError):
 
 class IndexBusyError(IndexUnusableError):
     """Another process is writing the index."""
+
+
+class TryLaterError(QAError):
+    """The request was refused for now; ``retry_after`` says in how many seconds to retry."""
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class OverloadedError(TryLaterError):
+    """More questions are waiting for the model than QA_MAX_PENDING."""
+
+
+class RateLimitedError(TryLaterError):
+    """One client asked more than QA_RATE_LIMIT questions per QA_RATE_WINDOW."""
+
+
+class IndexWriteError(QAError):
+    """The system refused a write to the index folder (disk full, read-only, permissions)."""

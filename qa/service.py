@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from qa.config import Settings
 from qa.encoders import Encoder, get_encoder
-from qa.errors import IndexMissingError, QAError, UnknownArticleError
+from qa.errors import IndexMissingError, OverloadedError, QAError, UnknownArticleError
 from qa.indexing import BuildReport, build, remove
 from qa.questions import check_k, check_question
 from qa.retrieve import Query, Retriever
@@ -53,10 +53,26 @@ class IndexStatus:
     built_at: str
 
 
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """A result and the index version that gave it (what its offsets refer to)."""
+
+    result: Result
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What a write changed, and the index version it made (now answering)."""
+
+    report: BuildReport
+    version: str | None
+
+
 @dataclass(slots=True)
 class _Pending:
     query: Query
-    future: asyncio.Future[Result]
+    future: asyncio.Future[Answered]
 
 
 class Service:
@@ -83,6 +99,7 @@ class Service:
         self._queue: asyncio.Queue[_Pending] | None = None
         self._batcher: asyncio.Task[None] | None = None
         self.batches = 0  # model calls made for questions, for tests and metrics
+        self.pending = 0  # questions waiting for (or in) a model call
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -141,28 +158,46 @@ class Service:
             for a in sorted(docs.articles.values(), key=lambda a: a.id)
         ]
 
-    def article(self, article_id: str) -> tuple[Article, int]:
-        docs = self.retriever().snapshot.documents
+    def article(self, article_id: str) -> tuple[Article, int, str]:
+        """The article, its passage count and the index version they are from."""
+        snapshot = self.retriever().snapshot
+        docs = snapshot.documents
         article = docs.articles.get(article_id)
         if article is None:
             raise UnknownArticleError(
                 f"no article with the id {article_id!r}; GET /articles lists them"
             )
-        return article, len(docs.passages_of(article_id))
+        return article, len(docs.passages_of(article_id)), snapshot.version
 
     async def ask(
         self, question: str, k: int | None = None, filters: Filters | None = None
     ) -> Result:
         """Answer one question, batched with whatever else is asked meanwhile."""
+        return (await self.answer(question, k, filters)).result
+
+    async def answer(
+        self, question: str, k: int | None = None, filters: Filters | None = None
+    ) -> Answered:
+        """``ask``, with the index version that answered. Beyond QA_MAX_PENDING questions
+        waiting, OverloadedError at once: a queue that only grows answers nobody in time."""
         query = Query(question, self.settings.k if k is None else k, filters or Filters())
         check_question(query.question, self.settings)  # fails alone, not with its batch
         check_k(query.k, self.settings)
         self.retriever()  # not ready: say so now
         if self._queue is None:
             raise NotReadyError("the service is not started")
-        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Pending(query, future))
-        return await future
+        if self.pending >= self.settings.max_pending:
+            raise OverloadedError(
+                f"{self.pending} questions are waiting already (QA_MAX_PENDING); "
+                "try again in a second"
+            )
+        future: asyncio.Future[Answered] = asyncio.get_running_loop().create_future()
+        self.pending += 1
+        try:
+            await self._queue.put(_Pending(query, future))
+            return await future
+        finally:
+            self.pending -= 1
 
     async def _run_batches(self) -> None:
         assert self._queue is not None
@@ -197,36 +232,41 @@ class Service:
                     if not pending.future.done():
                         pending.future.set_exception(exc)
                 continue
-            for pending, result in zip(batch, results, strict=True):
+            for pending, answered in zip(batch, results, strict=True):
                 if not pending.future.done():
-                    pending.future.set_result(result)
+                    pending.future.set_result(answered)
 
-    def _answer(self, queries: Sequence[Query]) -> list[Result]:
+    def _answer(self, queries: Sequence[Query]) -> list[Answered]:
         self.refresh()
         self.batches += 1
-        return self.retriever().answer_batch(queries)
+        retriever = self.retriever()
+        version = retriever.snapshot.version
+        return [Answered(r, version) for r in retriever.answer_batch(queries)]
 
     # -- writing ------------------------------------------------------------------
 
-    async def add(self, articles: Sequence[Article]) -> BuildReport:
+    async def add(self, articles: Sequence[Article]) -> Written:
         """Index articles (new or replacing those with the same id) and swap them in."""
         return await self._in_writer(self._add, articles)
 
-    async def remove(self, article_id: str) -> BuildReport:
+    async def remove(self, article_id: str) -> Written:
         return await self._in_writer(self._remove, article_id)
 
-    def _add(self, articles: Sequence[Article]) -> BuildReport:
+    def _add(self, articles: Sequence[Article]) -> Written:
         with self._write_lock:
             exists = self.store.current_version() is not None
             report = build(self.store, articles, self.settings, self._get_encoder, add=exists)
-            self.refresh(force=True)
-            return report
+            return self._written(report)
 
-    def _remove(self, article_id: str) -> BuildReport:
+    def _remove(self, article_id: str) -> Written:
         with self._write_lock:
             report = remove(self.store, [article_id], self.settings, self._get_encoder)
-            self.refresh(force=True)
-            return report
+            return self._written(report)
+
+    def _written(self, report: BuildReport) -> Written:
+        self.refresh(force=True)
+        retriever = self._retriever
+        return Written(report, retriever.snapshot.version if retriever else None)
 
     async def _in_writer(self, func: Callable[[Any], T], arg: Any) -> T:
         loop = asyncio.get_running_loop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import re
 import time
 import uuid
@@ -19,6 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.api import routes, web
+from qa.api.deadline import Deadline
 from qa.api.metrics import Metrics
 from qa.api.schemas import ArticleIn
 from qa.api.uploads import TooLargeError, UnsupportedTypeError, describe_errors
@@ -28,10 +30,14 @@ from qa.errors import (
     CorpusError,
     IndexBusyError,
     IndexUnusableError,
+    IndexWriteError,
     InputError,
     QAError,
+    RateLimitedError,
+    TryLaterError,
     UnknownArticleError,
 )
+from qa.limits import SlidingWindow
 from qa.service import NotReadyError, Service
 
 log = logging.getLogger("qa.api")
@@ -44,6 +50,9 @@ _STATUS: tuple[tuple[type[QAError], int], ...] = (
     (UnsupportedTypeError, 415),
     (InputError, 422),
     (CorpusError, 422),
+    (RateLimitedError, 429),
+    (TryLaterError, 503),
+    (IndexWriteError, 507),
     (IndexBusyError, 503),
     (NotReadyError, 503),
     (IndexUnusableError, 503),
@@ -88,6 +97,9 @@ def create_app(
     app.state.settings = settings
     app.state.service = service
     app.state.metrics = Metrics()
+    app.state.rate_limiter = (
+        SlidingWindow(settings.rate_limit, settings.rate_window) if settings.rate_limit else None
+    )
     app.include_router(routes.router)
     web.add_page(app)
     if settings.cors_origins:
@@ -97,6 +109,7 @@ def create_app(
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(Deadline, seconds=settings.request_timeout)  # inside the log line
     app.middleware("http")(_log_requests)
     _add_error_handlers(app)
     _document_article_body(app)
@@ -170,7 +183,9 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def domain_error(request: Request, exc: QAError) -> JSONResponse:
         status = next((code for cls, code in _STATUS if isinstance(exc, cls)), 500)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        if status == 503:
+        if isinstance(exc, TryLaterError):
+            headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+        elif status == 503:
             headers = {"Retry-After": "5"}
         return JSONResponse({"detail": " ".join(str(exc).split())}, status, headers=headers)
 

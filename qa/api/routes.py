@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -12,8 +13,8 @@ from fastapi.responses import JSONResponse
 from qa.api.schemas import QUESTION, AskRequest, Day, ErrorOut, Health, K, WriteReport
 from qa.api.uploads import read_articles
 from qa.config import Settings
-from qa.errors import QAError
-from qa.indexing import BuildReport
+from qa.errors import QAError, RateLimitedError
+from qa.limits import SlidingWindow
 from qa.retrieve import make_filters
 from qa.schemas import (
     ArticleOut,
@@ -23,11 +24,13 @@ from qa.schemas import (
     article_text,
     ask_response,
 )
-from qa.service import Service
+from qa.service import Service, Written
+from qa.types import Result
 
 router = APIRouter()
+VERSION_HEADER = "X-Index-Version"  # the index version an answer or article text is from
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 413, 415, 422, 503)
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 413, 415, 422, 429, 503, 507)
 }
 
 
@@ -68,17 +71,27 @@ Writer = Depends(require_writer)
 
 
 @router.post("/ask", response_model=AskResponse, responses=_ERRORS, tags=["questions"])
-async def ask_post(body: AskRequest, request: Request, svc: Service_) -> AskResponse:
+async def ask_post(
+    body: AskRequest, request: Request, response: Response, svc: Service_
+) -> AskResponse:
     """Ask a question; the answers are verbatim quotes with their sources."""
     outlets = [body.outlet] if isinstance(body.outlet, str) else body.outlet or []
     return await _ask(
-        request, svc, body.question, body.k, outlets, body.published_from, body.published_to
+        request,
+        response,
+        svc,
+        body.question,
+        body.k,
+        outlets,
+        body.published_from,
+        body.published_to,
     )
 
 
 @router.get("/ask", response_model=AskResponse, responses=_ERRORS, tags=["questions"])
 async def ask_get(
     request: Request,
+    response: Response,
     svc: Service_,
     q: Annotated[str, Query(description="The question.", json_schema_extra=QUESTION)],
     k: Annotated[
@@ -90,11 +103,12 @@ async def ask_get(
     published_to: Day | None = None,
 ) -> AskResponse:
     """The same as POST /ask, for browsers and curl: /ask?q=...&k=3."""
-    return await _ask(request, svc, q, k, outlet, published_from, published_to)
+    return await _ask(request, response, svc, q, k, outlet, published_from, published_to)
 
 
 async def _ask(
     request: Request,
+    response: Response,
     svc: Service,
     question: str,
     k: int | None,
@@ -104,7 +118,19 @@ async def _ask(
 ) -> AskResponse:
     request.state.k = k if k is not None else svc.settings.k
     filters = make_filters(outlets, published_from, published_to)
-    result = await svc.ask(question, k, filters)
+    limiter: SlidingWindow | None = request.app.state.rate_limiter
+    if limiter is not None:
+        client = request.client.host if request.client else "unknown"
+        if not limiter.allow(client):
+            wait = limiter.retry_after(client)
+            raise RateLimitedError(
+                f"this address asked more than {limiter.limit} questions in "
+                f"{limiter.window:g} s (QA_RATE_LIMIT); try again in {math.ceil(wait)} s",
+                wait,
+            )
+    answered = await svc.answer(question, k, filters)
+    response.headers[VERSION_HEADER] = answered.version
+    result: Result = answered.result
     metrics = request.app.state.metrics
     metrics.questions.inc()
     if result.abstained:
@@ -140,9 +166,12 @@ async def list_articles(svc: Service_) -> list[ArticleOut]:
 @router.get(
     "/articles/{article_id}", response_model=ArticleText, responses=_ERRORS, tags=["articles"]
 )
-async def get_article(article_id: str, svc: Service_) -> ArticleText:
-    """Metadata and cleaned text: ``text[start:end]`` of an answer is its quote."""
-    return article_text(*svc.article(article_id))
+async def get_article(article_id: str, response: Response, svc: Service_) -> ArticleText:
+    """Metadata and cleaned text: ``text[start:end]`` of an answer is its quote
+    (of an answer from the same index version, as the X-Index-Version headers say)."""
+    article, passages, version = svc.article(article_id)
+    response.headers[VERSION_HEADER] = version
+    return article_text(article, passages)
 
 
 @router.post(
@@ -174,14 +203,14 @@ async def get_article(article_id: str, svc: Service_) -> ArticleText:
         }
     },
 )
-async def add_article(request: Request, svc: Service_) -> dict[str, Any]:
+async def add_article(request: Request, response: Response, svc: Service_) -> dict[str, Any]:
     """Add an article (JSON, or an uploaded file); it answers the very next question.
 
     An article whose id is already indexed is replaced.
     """
     loaded = await read_articles(request, svc.settings.max_upload_bytes)
-    report = await svc.add(loaded.articles)
-    return _report(report, [str(p) for p in loaded.problems])
+    written = await svc.add(loaded.articles)
+    return _report(written, response, [str(p) for p in loaded.problems])
 
 
 @router.delete(
@@ -191,9 +220,9 @@ async def add_article(request: Request, svc: Service_) -> dict[str, Any]:
     dependencies=[Writer],
     tags=["articles"],
 )
-async def delete_article(article_id: str, svc: Service_) -> dict[str, Any]:
+async def delete_article(article_id: str, response: Response, svc: Service_) -> dict[str, Any]:
     """Remove an article and its passages."""
-    return _report(await svc.remove(article_id), [])
+    return _report(await svc.remove(article_id), response, [])
 
 
 @router.get("/metrics", include_in_schema=False)
@@ -202,7 +231,11 @@ async def metrics(request: Request, svc: Service_) -> Response:
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
-def _report(report: BuildReport, warnings: list[str]) -> dict[str, Any]:
+def _report(written: Written, response: Response, warnings: list[str]) -> dict[str, Any]:
+    """The write's report; X-Index-Version names the version it made."""
+    if written.version is not None:
+        response.headers[VERSION_HEADER] = written.version
+    report = written.report
     return WriteReport(
         added=list(report.added),
         updated=list(report.updated),

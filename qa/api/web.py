@@ -59,7 +59,7 @@ async def feedback(body: FeedbackIn, request: Request, svc: Service_) -> dict[st
     ``qa feedback`` lists them.
     """
     check_question(body.question, svc.settings)
-    article, _ = svc.article(body.article_id)
+    article, _, _ = svc.article(body.article_id)
     if body.end > len(article.text) or body.start >= body.end:
         raise InputError(
             f"start {body.start} and end {body.end} are not a quote of {body.article_id!r}, "
