@@ -242,6 +242,33 @@ def remove_command(article_ids: tuple[str, ...], index_dir: Path | None) -> None
     )
 
 
+@cli.command("check")
+@_index_dir_option
+@click.option(
+    "--sample",
+    type=click.IntRange(0),
+    default=50,
+    show_default=True,
+    help="Passages and sentences to embed again and compare with their stored vectors.",
+)
+def check_command(index_dir: Path | None, sample: int) -> None:
+    """Verify the index: manifest, counts, checksums, offsets, and vectors against texts."""
+    from qa.check import check
+    from qa.encoders import get_encoder
+
+    settings = _settings(index_dir)
+    report = check(settings, lambda: get_encoder(settings), sample)
+    for line in report.checked:
+        click.echo(f"ok: {line}")
+    for line in report.problems:
+        click.echo(f"problem: {_one_line(line)}")
+    if report.problems:
+        raise QAError(
+            f"the index in {settings.index_dir} has {len(report.problems)} problem(s); "
+            "run `qa index` (or `qa index --add PATH`) to write a whole version again"
+        )
+
+
 @cli.command("serve")
 @click.option("--host", default=None, help="Address to listen on (default: $QA_HOST or 127.0.0.1).")
 @click.option(
@@ -450,10 +477,13 @@ def _echo_json(data: Any) -> None:
 
 def _snapshot(settings: Settings) -> Snapshot:
     """The store's current state, refused when another encoder built it."""
+    from qa.recovery import open_served
     from qa.store import check_encoder, get_store
 
     store = get_store(settings)
-    snapshot = store.open()
+    snapshot, warning = open_served(store)
+    if warning:
+        click.echo(f"warning: {_one_line(warning)}", err=True)
     check_encoder(snapshot.manifest, store.location, settings.encoder, settings.model)
     return snapshot
 

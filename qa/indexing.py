@@ -20,6 +20,8 @@ from qa.config import Settings
 from qa.corpus.split import chunk
 from qa.encoders import Encoder
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, UnknownArticleError
+from qa.failures import writing
+from qa.recovery import recover
 from qa.store import Changes, Manifest, NewArticle, Snapshot, Store, StoredPassage, check_encoder
 from qa.store.base import indexed_text
 from qa.store.manifest import FORMAT_VERSION
@@ -55,9 +57,9 @@ def build(
     ``encoder`` is called only when something needs embedding, so an up-to-date
     index is confirmed without loading the model.
     """
-    with store.writing():
-        old, notes = _previous(store, settings, add=add)
-        target = dict(old.documents.articles) if add and old is not None else {}
+    with writing(store.location), store.writing():
+        old, kept, notes = _previous(store, settings, add=add)
+        target = dict(kept) if add else {}
         target.update((a.id, a) for a in articles)
         return _write(store, target, old, settings, encoder, progress, notes)
 
@@ -66,43 +68,50 @@ def remove(
     store: Store, article_ids: Sequence[str], settings: Settings, encoder: Callable[[], Encoder]
 ) -> BuildReport:
     """Take articles and their passages out of the index; the others are not re-embedded."""
-    with store.writing():
-        old = store.open()
-        check_encoder(old.manifest, store.location, settings.encoder, settings.model)
-        unknown = [a for a in article_ids if a not in old.documents.articles]
+    with writing(store.location), store.writing():
+        old, kept, notes = _previous(store, settings, add=True)
+        unknown = [a for a in article_ids if a not in kept]
         if unknown:
             raise UnknownArticleError(
                 f"no article with the id {unknown[0]!r} in the index; "
                 "list the ids with `qa articles` (or GET /articles)"
             )
         gone = set(article_ids)
-        target = {i: a for i, a in old.documents.articles.items() if i not in gone}
-        return _write(store, target, old, settings, encoder, False, [])
+        target = {i: a for i, a in kept.items() if i not in gone}
+        return _write(store, target, old, settings, encoder, False, notes)
 
 
-def _previous(store: Store, settings: Settings, *, add: bool) -> tuple[Snapshot | None, list[str]]:
-    """The current state, if it can be built upon."""
+def _previous(
+    store: Store, settings: Settings, *, add: bool
+) -> tuple[Snapshot | None, Mapping[str, Article], list[str]]:
+    """The state to build on, the articles the index holds, and notes for the user.
+
+    A damaged current state is rebuilt from what can be saved (``qa.recovery``).
+    """
     try:
         old = store.open()
         check_encoder(old.manifest, store.location, settings.encoder, settings.model)
-        return old, []
+        return old, old.documents.articles, []
     except IndexMissingError as exc:
         if add:
             raise IndexMissingError(
                 f"{exc}. --add extends an existing index; without --add, `qa index PATH` "
                 "builds one from PATH alone"
             ) from exc
-        return None, []
+        return None, {}, []
     except IndexMismatchError as exc:
         if add:
             raise IndexMismatchError(
                 f"cannot --add: {exc} Adding would mix vectors of two models."
             ) from exc
-        return None, [f"rebuilding every article: {exc}"]
+        return None, {}, [f"rebuilding every article: {exc}"]
     except IndexCorruptError as exc:
-        if add:
-            raise
-        return None, [f"rebuilding every article: {exc}"]
+        recovered = recover(store, exc)
+        if recovered is None:
+            if add:
+                raise
+            return None, {}, [f"rebuilding every article: {exc}"]
+        return None, recovered.articles, [recovered.note]
 
 
 def _write(

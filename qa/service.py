@@ -22,6 +22,7 @@ from qa.encoders import Encoder, get_encoder
 from qa.errors import IndexMissingError, OverloadedError, QAError, UnknownArticleError
 from qa.indexing import BuildReport, build, remove
 from qa.questions import check_k, check_question
+from qa.recovery import open_served
 from qa.retrieve import Query, Retriever
 from qa.store import Store, get_store
 from qa.types import Article, Filters, Result, Source
@@ -90,6 +91,7 @@ class Service:
         self._retriever: Retriever | None = None
         self._version: str | None = None
         self.problem: str | None = "loading"  # why there is nothing to answer from, if so
+        self.warning: str | None = None  # why what answers is not the current version
         self._write_lock = threading.Lock()
         self._reload_lock = threading.Lock()
         # One thread runs the model; a second serves writes, so a slow write never
@@ -282,7 +284,7 @@ class Service:
             if not force and version == self._version:
                 return
             try:
-                snapshot = self.store.open()
+                snapshot, warning = open_served(self.store)
                 retriever = Retriever(
                     snapshot, self._get_encoder(), self.settings, location=self.store.location
                 )
@@ -296,7 +298,11 @@ class Service:
                 # Keep answering from the version in use; say why it was not replaced.
                 log.warning("kept the index in use: %s", exc)
                 return
-            self._retriever, self._version, self.problem = retriever, snapshot.version, None
+            # CURRENT's name, not the version served: a damaged one is not retried each time.
+            self._retriever, self._version, self.problem = retriever, version, None
+            self.warning = warning
+            if warning:
+                log.warning("%s", warning)
             log.info(
                 "index %s loaded: %d articles, %d passages",
                 snapshot.version,

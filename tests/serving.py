@@ -1,12 +1,17 @@
-"""A real uvicorn server on a free loopback port, in a thread of the test process."""
+"""A real uvicorn server on a free loopback port: in a thread of the test process, or a
+`qa serve` process of its own."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -47,3 +52,48 @@ def wait_until_ready(url: str, deadline: float) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"{url}/health never answered 200")
         time.sleep(0.05)
+
+
+@contextmanager
+def serving_process(index_dir: Path, **env: str) -> Iterator[str]:
+    """A real `qa serve` process, as `make run` starts it, with these QA_* settings;
+    yield its base URL once /health says 200. Its stderr is kept in a file beside
+    the index folder, so a failing test can show the server's log."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environment = {**os.environ, "HF_HUB_OFFLINE": "1", **env}
+    environment.pop("TELEGRAM_BOT_TOKEN", None)
+    log = index_dir.parent / f"serve-{port}.log"
+    with open(log, "w") as err:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "qa",
+                "serve",
+                "--port",
+                str(port),
+                "--index-dir",
+                str(index_dir),
+            ],
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"qa serve did not become ready: {log.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{url}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=60)

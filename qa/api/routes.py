@@ -153,6 +153,7 @@ async def health(svc: Service_) -> Response:
         passages=index.passages,
         index_version=index.version,
         built_at=index.built_at,
+        detail=svc.warning,
     )
     return JSONResponse(body.model_dump())
 

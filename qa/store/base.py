@@ -162,6 +162,14 @@ class Store(ABC):
     def writing(self) -> WriteLock:
         """One writer at a time, across processes."""
 
+    def last_good(self) -> Snapshot | None:
+        """An intact earlier state to answer from while the current one is damaged."""
+        return None
+
+    def saved_articles(self) -> dict[str, Article] | None:
+        """The damaged current state's articles, where they can still be read whole."""
+        return None
+
 
 class WriteLock(Protocol):
     def __enter__(self) -> None: ...

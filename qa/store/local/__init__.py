@@ -8,13 +8,15 @@ Each version folder holds ``manifest.json``, ``store.sqlite`` (the documents),
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import sqlite3
 from pathlib import Path
 
 import numpy as np
 
 from qa.encoders import Vectors
-from qa.errors import IndexCorruptError, IndexMismatchError
+from qa.errors import IndexCorruptError, IndexMismatchError, IndexUnusableError
+from qa.integrity import damaged_files
 from qa.store.admission import Admission
 from qa.store.base import Changes, Snapshot, Store, WriteLock, indexed_text
 from qa.store.local import documents, vectors, versions
@@ -22,6 +24,7 @@ from qa.store.local.documents import SqliteDocuments
 from qa.store.local.lexical import Bm25Lexical
 from qa.store.local.vectors import FaissVectors
 from qa.store.manifest import FORMAT_VERSION, REBUILD_HINT, Manifest
+from qa.types import Article
 
 STORE = "store.sqlite"
 PASSAGE_VECTORS = "passages.faiss"
@@ -47,7 +50,43 @@ class LocalStore(Store):
         last = self._last
         if last is not None and last.version == folder.name:
             return last
+        snapshot = self._open(folder)
+        self._last = snapshot
+        return snapshot
+
+    def last_good(self) -> Snapshot | None:
+        """The newest version, other than the one CURRENT names, that opens whole."""
+        current = versions.current_name(self.index_dir)
+        older = sorted(
+            (v for v in versions.versions(self.index_dir) if v.name != current),
+            key=lambda v: (v.name[:17], v.stat().st_mtime_ns),
+            reverse=True,
+        )
+        for folder in older:
+            try:
+                return self._open(folder)
+            except IndexUnusableError:
+                continue
+        return None
+
+    def saved_articles(self) -> dict[str, Article] | None:
+        """The current version's articles, if its SQLite file passes its checksum."""
+        name = versions.current_name(self.index_dir)
+        folder = self.index_dir / name if name else None
+        if folder is None or not (folder / STORE).is_file() or STORE in damaged_files(folder):
+            return None
+        try:
+            return dict(SqliteDocuments.read(folder / STORE).articles)
+        except (sqlite3.Error, OSError, KeyError, ValueError):
+            return None
+
+    def _open(self, folder: Path) -> Snapshot:
         manifest = read_manifest(folder)
+        if damaged := damaged_files(folder):
+            raise IndexCorruptError(
+                f"the index in {self.index_dir} is damaged: {', '.join(damaged)} in "
+                f"{folder.name} differ from the checksums written with them. {REBUILD_HINT}."
+            )
         try:
             docs = SqliteDocuments.read(folder / STORE)
             admission = Admission(
@@ -76,9 +115,7 @@ class LocalStore(Store):
                     f"the index in {self.index_dir} is damaged: the manifest says {expected} "
                     f"{what}, the files hold {found}. {REBUILD_HINT}."
                 )
-        snapshot = Snapshot(folder.name, manifest, docs, passage_vectors, sentence_vectors, lexical)
-        self._last = snapshot
-        return snapshot
+        return Snapshot(folder.name, manifest, docs, passage_vectors, sentence_vectors, lexical)
 
     def writing(self) -> WriteLock:
         return versions.locked(self.index_dir, self.lock_timeout)  # type: ignore[return-value]
@@ -88,6 +125,15 @@ class LocalStore(Store):
         old = None if changes.fresh else self.open()
         previous = None if old is None else self.index_dir / old.version
         build = versions.new_build(self.index_dir)
+        try:
+            self._write(changes, old, previous, build)
+        except BaseException:
+            shutil.rmtree(build, ignore_errors=True)  # a full disk gets its space back
+            raise
+
+    def _write(
+        self, changes: Changes, old: Snapshot | None, previous: Path | None, build: Path
+    ) -> None:
         documents.write(build / STORE, previous and previous / STORE, changes)
         docs = SqliteDocuments.read(build / STORE)
         gone = set(changes.deletes) | {n.article.id for n in changes.upserts}

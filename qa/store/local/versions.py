@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from qa.errors import IndexBusyError, IndexCorruptError, IndexMissingError
+from qa.integrity import write_sums
 from qa.store.manifest import REBUILD_HINT
 
 CURRENT = "CURRENT"
@@ -66,6 +67,7 @@ def new_build(index_dir: Path) -> Path:
 
 def publish(index_dir: Path, build: Path) -> Path:
     """Make ``build`` the current version; keep the one before for open readers."""
+    write_sums(build)
     for path in build.rglob("*"):
         _fsync(path)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
