@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test install index lint bench clean chromium screenshot
+.PHONY: run test soak install index lint bench clean chromium screenshot
 
 run: index ## Build the index if it is missing or stale, then serve the page and API on 127.0.0.1:8000
 	$(BIN)/qa serve
@@ -25,6 +25,9 @@ chromium:
 
 screenshot: $(VENV)/.test-installed chromium ## The web page answering a seed question, in docs/
 	$(BIN)/python -m tests.screenshot
+
+soak: $(VENV)/.test-installed ## 60 s soak: 16 clients and a writer through a real qa serve (prints figures)
+	SOAK_SECONDS=60 $(BIN)/pytest tests/test_soak.py -q -s
 
 index: $(VENV)/.installed ## Build or refresh the index of seeds/ (quick when up to date)
 	$(BIN)/qa index
