@@ -29,10 +29,11 @@ from qa.check import check
 from qa.cli import main
 from qa.config import Settings
 from qa.corpus.load import load
-from qa.index import open_index
+from qa.encoders.hashing import HashingEncoder
 from qa.indexing import build
 from qa.retrieve import Retriever
-from tests.conftest import FAKE_MODEL, ROOT, HashEmbedder
+from qa.store.local import LocalStore
+from tests.conftest import FAKE_MODEL, ROOT
 
 TROOPS = "How many Russian troops are in Belarus?"
 GRAIN = "When did the first grain ship leave Odesa?"
@@ -247,9 +248,17 @@ def test_a_damaged_file_is_found_and_the_last_good_version_answers_until_repaire
 # -- builds killed at random points --------------------------------------------------------
 
 
+def _fake(index_dir: Path) -> Settings:
+    return Settings(index_dir=index_dir, model=FAKE_MODEL, encoder="hashing")
+
+
+def _hashing() -> HashingEncoder:
+    return HashingEncoder(FAKE_MODEL)
+
+
 def _build_child(index_dir: str, corpus: str) -> None:
-    settings = Settings(index_dir=Path(index_dir), model=FAKE_MODEL)
-    build(Path(index_dir), load([Path(corpus)]).articles, settings, HashEmbedder, add=True)
+    articles = load([Path(corpus)]).articles
+    build(LocalStore(Path(index_dir)), articles, _fake(Path(index_dir)), _hashing, add=True)
 
 
 def _corpus(folder: Path, n: int) -> Path:
@@ -271,10 +280,10 @@ def test_builds_killed_at_24_points_leave_an_index_that_opens_and_answers(
     tmp_path: Path,
 ) -> None:
     index = tmp_path / "index"
-    settings = Settings(index_dir=index, model=FAKE_MODEL)
-    build(index, load([_corpus(tmp_path / "c0", 0)]).articles, settings, HashEmbedder)
+    settings = _fake(index)
+    build(LocalStore(index), load([_corpus(tmp_path / "c0", 0)]).articles, settings, _hashing)
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["qa.indexing", "qa.corpus.load", "tests.conftest"])
+    context.set_forkserver_preload(["qa.indexing", "qa.corpus.load", "tests.test_faults"])
     for n in (1, 2):  # the second is timed: the first starts the fork server
         started = time.monotonic()
         whole = context.Process(
@@ -287,7 +296,7 @@ def test_builds_killed_at_24_points_leave_an_index_that_opens_and_answers(
     landed = 0
     points = 24
     for n in range(3, 3 + points):
-        before = set(open_index(index).articles)
+        before = set(LocalStore(index).open().documents.articles)
         corpus = _corpus(tmp_path / f"c{n}", n)
         child = context.Process(target=_build_child, args=(str(index), str(corpus)))
         child.start()
@@ -295,17 +304,18 @@ def test_builds_killed_at_24_points_leave_an_index_that_opens_and_answers(
         with contextlib.suppress(ProcessLookupError):  # it finished first
             os.kill(child.pid, signal.SIGKILL)  # type: ignore[arg-type]
         child.join(30)
-        after = open_index(index)
+        after = LocalStore(index).open()
+        now = set(after.documents.articles)
         added = {a.id for a in load([corpus]).articles}
-        assert set(after.articles) in (before, before | added), f"kill point {n}"
-        landed += set(after.articles) == before | added
-        result = Retriever(after, HashEmbedder(), settings).ask("When did the negotiators meet?")
+        assert now in (before, before | added), f"kill point {n}"
+        landed += now == before | added
+        result = Retriever(after, _hashing(), settings).ask("When did the negotiators meet?")
         assert result.answers
-        report = check(index, settings, HashEmbedder, sample=5)
+        report = check(settings, _hashing, sample=5)
         assert report.problems == [], (n, report.problems)
     assert 0 < landed < points, f"{landed} of {points} kills came after the build ended"
     # The next write removes what the killed builds left.
-    build(index, [], settings, HashEmbedder, add=True)
+    build(LocalStore(index), [], settings, _hashing, add=True)
     assert not list(index.glob(".build-*"))
 
 
