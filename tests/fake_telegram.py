@@ -13,6 +13,7 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import json
+import random
 import re
 import threading
 import time
@@ -201,6 +202,8 @@ class _State:
     updates: list[dict[str, Any]] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     failures: dict[str, list[int]] = field(default_factory=dict)
+    flaky: tuple[float, random.Random] | None = None  # share of calls to fail, and dice
+    failed_tries: dict[int, int] = field(default_factory=dict)  # request -> times failed
     chats: dict[int, dict[str, Any]] = field(default_factory=dict)
     sent: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     next_update: int = 1
@@ -335,6 +338,17 @@ class FakeTelegram:
         )
         return query_id
 
+    def push(self, update: dict[str, Any]) -> None:
+        """Any update as Telegram would send it (edits, stickers, ...); an id is added."""
+        self._push(update)
+
+    def flaky(self, share: float, seed: int = 0) -> None:
+        """Fail about ``share`` of the calls that send something (not getMe or
+        getUpdates) with a 5xx or a 429, as a struggling Bot API does; the same request
+        fails at most twice in a row, so retries get through."""
+        with self._changed:
+            self._state.flaky = (share, random.Random(seed))
+
     def fail(self, method: str, *statuses: int) -> None:
         """Answer the next calls of ``method`` with these HTTP statuses (e.g. 502)."""
         with self._changed:
@@ -395,8 +409,10 @@ class FakeTelegram:
         call = Call(method, params)
         if match["token"] != self.token:
             status, payload = 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
-        elif failure := self._failure(method):
+        elif failure := self._failure(method) or self._flake(method, body):
             status, payload = failure, {"ok": False, "error_code": failure, "description": "Bad"}
+            if failure == 429:
+                payload["parameters"] = {"retry_after": 1}
         elif problems := _problems(call):
             status = 400
             payload = {
@@ -416,6 +432,19 @@ class FakeTelegram:
         with self._changed:
             pending = self._state.failures.get(method)
             return pending.pop(0) if pending else None
+
+    def _flake(self, method: str, body: bytes) -> int | None:
+        with self._changed:
+            flaky = self._state.flaky
+            if flaky is None or method in {"getMe", "getUpdates"}:
+                return None
+            share, dice = flaky
+            key = hash((method, body))
+            if self._state.failed_tries.get(key, 0) >= 2 or dice.random() >= share:
+                self._state.failed_tries.pop(key, None)
+                return None
+            self._state.failed_tries[key] = self._state.failed_tries.get(key, 0) + 1
+            return dice.choice((500, 502, 503, 429))
 
     def _result(self, method: str, params: dict[str, Any]) -> Any:
         if method == "getMe":
