@@ -48,7 +48,7 @@ def running(
 
 
 def wait_until_ready(url: str, deadline: float) -> None:
-    while httpx.get(f"{url}/health").status_code != 200:
+    while httpx.get(f"{url}/health", timeout=60).status_code != 200:
         if time.monotonic() > deadline:
             raise RuntimeError(f"{url}/health never answered 200")
         time.sleep(0.05)
