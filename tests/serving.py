@@ -55,16 +55,16 @@ def wait_until_ready(url: str, deadline: float) -> None:
 
 
 @contextmanager
-def serving_process(index_dir: Path, **env: str) -> Iterator[str]:
+def serving_process(index_dir: Path, log: Path | None = None, **env: str) -> Iterator[str]:
     """A real `qa serve` process, as `make run` starts it, with these QA_* settings;
-    yield its base URL once /health says 200. Its stderr is kept in a file beside
-    the index folder, so a failing test can show the server's log."""
+    yield its base URL once /health says 200. Its stderr goes to ``log`` (default: a
+    file beside the index folder), so a test can read the server's log lines."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     environment = {**os.environ, "HF_HUB_OFFLINE": "1", **env}
     environment.pop("TELEGRAM_BOT_TOKEN", None)
-    log = index_dir.parent / f"serve-{port}.log"
+    log = log or index_dir.parent / f"serve-{port}.log"
     with open(log, "w") as err:
         process = subprocess.Popen(
             [

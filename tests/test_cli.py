@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -18,6 +16,7 @@ import pytest
 from qa.cli import main
 from qa.config import get_settings
 from tests.conftest import ROOT, SEEDS
+from tests.serving import serving_process
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -322,46 +321,12 @@ def test_remove_takes_an_article_out(capsys: pytest.CaptureFixture[str], seed_co
     assert victim not in {a["article_id"] for a in json.loads(out)}
 
 
-def test_serve_runs_the_api_in_a_real_process(seed_index_dir: Path) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    env.pop("TELEGRAM_BOT_TOKEN", None)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "qa",
-            "serve",
-            "--port",
-            str(port),
-            "--index-dir",
-            str(seed_index_dir),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert process.poll() is None, process.communicate()[1]
-            assert time.monotonic() < deadline
-            try:
-                if httpx.get(f"{url}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+def test_serve_runs_the_api_in_a_real_process(seed_index_dir: Path, tmp_path: Path) -> None:
+    log = tmp_path / "serve.log"
+    with serving_process(seed_index_dir, log) as url:
         body = httpx.get(f"{url}/ask", params={"q": "How many Russian troops are in Belarus?"})
         assert "30,000 troops" in body.json()["answers"][0]["quote"]
-    finally:
-        process.terminate()
-        _, err = process.communicate(timeout=30)
-    requests = [line for line in err.splitlines() if '"path": "/ask"' in line]
+    requests = [line for line in log.read_text().splitlines() if '"path": "/ask"' in line]
     assert len(requests) == 1 and '"status": 200' in requests[0]
 
 
