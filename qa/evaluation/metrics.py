@@ -46,6 +46,10 @@ class Scores:
     retriever: str
     ranking: dict[str, float]  # the RANKING metrics, over answerable questions
     quote_hit_rate: float | None  # None when the set has no gold strings
+    # The top quote's mean length over answered answerable questions, so that a quote
+    # that hits more often by growing longer shows it; None when none was answered.
+    quote_sentences: float | None
+    quote_chars: float | None
     off_topic_abstained: float | None  # None when the set has no off-topic questions
     answerable_abstained: float
     latency_p50_ms: float
@@ -77,6 +81,8 @@ def score(result: RunResult) -> Scores:
         retriever=result.retriever,
         ranking=ranking,
         quote_hit_rate=float(np.mean(hits)) if hits else None,
+        quote_sentences=_mean(o.quote_sentences for o in answerable),
+        quote_chars=_mean(o.quote_chars for o in answerable),
         off_topic_abstained=_share(o.abstained for o in off_topic) if off_topic else None,
         answerable_abstained=_share(o.abstained for o in answerable) if answerable else 0.0,
         latency_p50_ms=float(np.percentile(latencies, 50)),
@@ -182,6 +188,12 @@ def _run(ranx: Any, outcomes: Sequence[Outcome], name: str) -> Any:
             "(nothing)": 0.0
         }
     return ranx.Run(ranked, name=name)
+
+
+def _mean(values: Iterable[int | None]) -> float | None:
+    """The mean of the values given; None when there are none."""
+    known = [v for v in values if v is not None]
+    return float(np.mean(known)) if known else None
 
 
 def _share(flags: Iterable[bool]) -> float:

@@ -62,8 +62,9 @@ def describe(filters: Filters) -> str:
 
 
 def table_rows(ev: Evaluation) -> tuple[list[str], list[list[str]]]:
-    columns = ["retriever", *(LABELS[m] for m in RANKING), "quote hit", "abstains off-topic",
-               "abstains answerable", "p50 ms", "p95 ms"]  # fmt: skip
+    columns = ["retriever", *(LABELS[m] for m in RANKING), "quote hit", "quote sents",
+               "quote chars", "abstains off-topic", "abstains answerable", "p50 ms",
+               "p95 ms"]  # fmt: skip
     rows = []
     for s in (*ev.scores, *ev.ranking_scores):
         wins = ev.better_than.get(s.retriever, {})
@@ -72,6 +73,8 @@ def table_rows(ev: Evaluation) -> tuple[list[str], list[list[str]]]:
                 s.retriever,
                 *(_number(s.ranking[m]) + ("*" if wins.get(m) else "") for m in RANKING),
                 _number(s.quote_hit_rate),
+                _number(s.quote_sentences, digits=2),
+                _number(s.quote_chars, digits=0),
                 _number(s.off_topic_abstained),
                 _number(s.answerable_abstained),
                 f"{s.latency_p50_ms:.1f}",
@@ -125,6 +128,7 @@ def as_json(ev: Evaluation) -> dict[str, Any]:
                 "questions": {"answerable": s.answerable, "off_topic": s.off_topic},
                 "metrics": {m: _finite(s.ranking[m]) for m in RANKING},
                 "quote_hit_rate": s.quote_hit_rate,
+                "quote_length": {"sentences": s.quote_sentences, "chars": s.quote_chars},
                 "abstention": {
                     "off_topic_abstained": s.off_topic_abstained,
                     "answerable_abstained": s.answerable_abstained,
@@ -153,7 +157,8 @@ def _legend(ev: Evaluation) -> list[str]:
     lines = [
         "",
         "R@k: the answer is in the top k; MRR@10 and nDCG@10 reward finding it early; quote hit: "
-        "the top quote holds a gold string; abstains: the share of questions with no answer given.",
+        "the top quote holds a gold string; quote sents/chars: the top quote's mean length; "
+        "abstains: the share of questions with no answer given.",
     ]
     if ev.ranking_scores:
         lines.append(
@@ -260,8 +265,8 @@ def _failure_json(o: Outcome) -> dict[str, Any]:
     }
 
 
-def _number(value: float | None) -> str:
-    return "–" if value is None or math.isnan(value) else f"{value:.3f}"
+def _number(value: float | None, *, digits: int = 3) -> str:
+    return "–" if value is None or math.isnan(value) else f"{value:.{digits}f}"
 
 
 def _finite(value: float) -> float | None:

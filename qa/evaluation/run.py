@@ -16,6 +16,7 @@ from qa.evaluation.sets import EvalSet, Question, fold
 from qa.indexing import build, chunking_of
 from qa.retrieve import Query, Retriever
 from qa.store import Store, get_store
+from qa.store.base import Documents
 from qa.store.local import LocalStore
 from qa.types import Answer, Filters, Source
 
@@ -41,6 +42,8 @@ class Outcome:
     quote_hit: bool | None  # top quote holds a gold string; None without gold strings
     latency_ms: float
     best_cosine: float | None = None  # what abstention is decided on; None: nothing found
+    quote_sentences: int | None = None  # the top quote's length; None: nothing answered
+    quote_chars: int | None = None
 
     @property
     def top_relevant(self) -> bool:
@@ -98,7 +101,8 @@ def run(
         questions = tqdm(questions, desc=f"Asking ({settings.retriever})", unit="question")
     seen: list[Outcome] = []
     ranked: list[Outcome] = []
-    articles = retriever.snapshot.documents.articles
+    documents = retriever.snapshot.documents
+    articles = documents.articles
     for question in questions:
         started = time.perf_counter()
         answered = retriever.run_batch([Query(question.text, search_k, filters)])[0]
@@ -126,6 +130,8 @@ def run(
                     quote_hit=_quote_hit(question, answers),
                     latency_ms=latency,
                     best_cosine=best,
+                    quote_sentences=_sentence_count(documents, answers[0]) if answers else None,
+                    quote_chars=len(answers[0].quote) if answers else None,
                 )
             )
     name = retriever.ranker.name
@@ -159,6 +165,14 @@ def _holds(question: Question, source: Source, text: str) -> bool:
         return False
     folded = fold(text)
     return any(fold(gold) in folded for gold in question.answers)
+
+
+def _sentence_count(documents: Documents, answer: Answer) -> int:
+    """How many of the article's sentences the quote spans."""
+    passages = documents.passages_of(answer.source.article_id)
+    ids = range(passages[0].first_sentence, passages[-1].last_sentence + 1) if passages else ()
+    spans = (documents.sentence(i) for i in ids)
+    return sum(1 for s in spans if s.start < answer.end and answer.start < s.end)
 
 
 def _quote_hit(question: Question, answers: Sequence[Answer]) -> bool | None:
