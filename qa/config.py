@@ -62,8 +62,9 @@ class Settings(BaseSettings):
         False, description="Index each passage together with its article's title."
     )
     quote_max_sentences: int = Field(3, ge=1, le=10)
-    # A neighbouring sentence joins the quote when it scores within this of the best one.
-    quote_margin: float = Field(0.08, ge=0.0, le=1.0)
+    # A neighbouring sentence joins the quote when it scores within this of the best one
+    # (fused sentence scores, in standard deviations; see qa.sentence_scores).
+    quote_margin: float = Field(0.9, ge=0.0, le=10.0)
     # Quotes of two articles this similar (cosine) say the same thing: the lower one is
     # folded into the higher as "also reported by". Chosen on the seeds: pairs at 0.77
     # and above report one fact ("Moscow ready to send a delegation to Minsk" in Foreign

@@ -13,6 +13,7 @@ from qa.errors import InputError
 from qa.evidence import Evidence
 from qa.questions import check_k, check_question
 from qa.rankers import Ranker, make_ranker
+from qa.sentence_scores import passage_sentence_scores
 from qa.store import Scored, Snapshot, check_encoder
 from qa.types import Filters, Hit, Result
 
@@ -115,7 +116,7 @@ class Retriever:
             known = [evidence[row] for row in rows]
             ranked = self.ranker.rank(questions, known, fetch_for(k), filters)
             for row, facts, found in zip(rows, known, ranked, strict=True):
-                hits = self._hits(facts, found)
+                hits = self._hits(queries[row].question, facts, found)
                 result = self._result(queries[row].question, hits, k, facts)
                 out[row] = Answered(queries[row], hits, result, facts)
         return [out[row] for row in range(len(queries))]
@@ -157,11 +158,23 @@ class Retriever:
     def ask(self, question: str, k: int | None = None, filters: Filters | None = None) -> Result:
         return self.ask_batch([question], k, filters)[0]
 
-    def _hits(self, evidence: Evidence, ranked: list[Scored]) -> list[Hit]:
+    def _hits(self, question: str, evidence: Evidence, ranked: list[Scored]) -> list[Hit]:
         docs = self.snapshot.documents
         passages = [docs.passage(found.id) for found in ranked]
         similarities = evidence.passage_cosines([p.id for p in passages])
-        sims = evidence.sentence_cosines(passages)
+        ids = [s for p in passages for s in p.sentence_ids]
+        texts = [
+            docs.articles[p.article_id].text[span.start : span.end]
+            for p in passages
+            for span in (docs.sentence(s) for s in p.sentence_ids)
+        ]
+        sims = passage_sentence_scores(
+            question,
+            ids,
+            texts,
+            evidence.sentence_cosines(passages),
+            [len(p.sentence_ids) for p in passages],
+        )
         hits: list[Hit] = []
         offset = 0
         for passage, found, similarity in zip(passages, ranked, similarities, strict=True):
