@@ -8,12 +8,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qa.config import Settings
-from qa.embed import Embedder
-from qa.index import open_index
+from qa.encoders import Encoder
 from qa.indexing import build
 from qa.retrieve import Retriever
 from qa.sentence_scores import SentenceWeights, bm25, score_sentences
+from qa.store.local import LocalStore
 from qa.types import Article, Source
+from tests.conftest import using
 
 # Each paragraph is one passage: a sentence that shares the question's words, then the
 # sentence that holds what the question asks for, in other words.
@@ -48,18 +49,18 @@ TEXT = "\n\n".join(f"{paraphrase} {holds}" for _, paraphrase, holds in CASES)
 
 
 @pytest.fixture(scope="module")
-def retriever(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) -> Retriever:
+def retriever(tmp_path_factory: pytest.TempPathFactory, real_encoder: Encoder) -> Retriever:
     settings = Settings(index_dir=tmp_path_factory.mktemp("cues") / "index")
     article = Article(Source("cues", "Cues"), TEXT)
-    build(settings.index_dir, [article], settings, lambda: real_embedder)
-    return Retriever(open_index(settings.index_dir), real_embedder, settings)
+    build(LocalStore(settings.index_dir), [article], settings, lambda: real_encoder)
+    return Retriever(LocalStore(settings.index_dir).open(), real_encoder, settings)
 
 
 @pytest.mark.parametrize(("question", "paraphrase", "holds"), CASES)
 def test_the_sentence_holding_what_is_asked_beats_a_closer_paraphrase(
     retriever: Retriever, question: str, paraphrase: str, holds: str
 ) -> None:
-    vectors = retriever.embedder.encode_queries([question, paraphrase, holds])
+    vectors = retriever.encoder.encode_queries([question, paraphrase, holds])
     assert vectors[1] @ vectors[0] > vectors[2] @ vectors[0]  # by meaning alone: the paraphrase
     top = retriever.search(question, 1)[0]
     texts = [TEXT[s.start : s.end] for s in top.sentences]
@@ -72,16 +73,7 @@ def test_the_sentence_holding_what_is_asked_beats_a_closer_paraphrase(
 def test_a_neighbour_within_the_margin_joins_the_quote_and_one_outside_does_not(
     retriever: Retriever,
 ) -> None:
-    wide = Retriever(
-        retriever.index,
-        retriever.embedder,
-        retriever.settings.model_copy(update={"quote_margin": 9.0}),
-    )
-    narrow = Retriever(
-        retriever.index,
-        retriever.embedder,
-        retriever.settings.model_copy(update={"quote_margin": 0.0}),
-    )
+    wide, narrow = using(retriever, quote_margin=9.0), using(retriever, quote_margin=0.0)
     question, paraphrase, holds = CASES[0]
     assert wide.ask(question, 1).answers[0].quote == f"{paraphrase} {holds}"
     assert narrow.ask(question, 1).answers[0].quote == holds
@@ -134,11 +126,7 @@ def test_with_only_the_cosine_the_closest_sentence_wins() -> None:
     margin=st.floats(0, 10),
 )
 def test_every_quote_stays_verbatim(retriever: Retriever, words: list[str], margin: float) -> None:
-    asking = Retriever(
-        retriever.index,
-        retriever.embedder,
-        retriever.settings.model_copy(update={"quote_margin": margin, "min_score": -1.0}),
-    )
+    asking = using(retriever, quote_margin=margin, min_score=-1.0)
     for answer in asking.ask(" ".join(words) + "?", 5).answers:
         assert TEXT[answer.start : answer.end] == answer.quote
         assert answer.quote in answer.passage
