@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -17,7 +18,7 @@ from qa.config import Settings, get_settings, threshold_warning
 from qa.errors import QAError
 from qa.questions import check_k, check_question
 from qa.schemas import SourceOut, article_out, ask_response
-from qa.types import Result, Source
+from qa.types import Article, Result, Source
 
 if TYPE_CHECKING:
     from qa.retrieve import Retriever
@@ -51,15 +52,16 @@ def cli() -> None:
 
 
 @cli.command("index")
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1)
 @_index_dir_option
 @click.option("--add", is_flag=True, help="Add to the index instead of replacing its articles.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or warnings.")
-def index_command(paths: tuple[Path, ...], index_dir: Path | None, add: bool, quiet: bool) -> None:
+def index_command(paths: tuple[str, ...], index_dir: Path | None, add: bool, quiet: bool) -> None:
     """Index articles (default: the seed articles) so that questions can be asked.
 
-    PATHS are files or folders of .txt, .md, .html or .jsonl articles. Without --add
-    the index holds exactly these articles; unchanged ones are not embedded again.
+    PATHS are files or folders of .txt, .md, .html or .jsonl articles, or http(s)
+    URLs of pages or RSS/Atom feeds (each entry's page is added). Without --add the
+    index holds exactly these articles; unchanged ones are not embedded again.
     """
     from qa.corpus.load import load
     from qa.encoders import get_encoder
@@ -68,14 +70,19 @@ def index_command(paths: tuple[Path, ...], index_dir: Path | None, add: bool, qu
 
     settings = _settings(index_dir)
     if add and not paths:
-        raise click.UsageError("--add needs the PATH of the articles to add")
-    loaded = load(list(paths) or [settings.seeds_dir])
-    if not quiet:
-        for problem in loaded.problems:
-            click.echo(f"warning: {problem}", err=True)
+        raise click.UsageError("--add needs the PATH or URL of the articles to add")
+    urls = [p for p in paths if _is_url(p)]
+    files = [Path(p) for p in paths if not _is_url(p)]
+    articles: list[Article] = []
+    if files or not urls:
+        loaded = load(files or [settings.seeds_dir])
+        articles.extend(loaded.articles)
+        _warn(map(str, loaded.problems), quiet)
+    if urls:
+        articles.extend(_fetch_articles(urls, settings, add=add, quiet=quiet))
     report = build(
         get_store(settings),
-        loaded.articles,
+        articles,
         settings,
         lambda: get_encoder(settings),
         add=add,
@@ -102,6 +109,44 @@ def index_command(paths: tuple[Path, ...], index_dir: Path | None, add: bool, qu
         f"Indexed {report.articles} articles, {report.passages} passages in {report.location}"
         f" ({', '.join(changes) or 'metadata updated'}; {report.embedded} passages embedded)."
     )
+
+
+def _is_url(text: str) -> bool:
+    from qa.feeds import is_url
+
+    return is_url(text)
+
+
+def _fetch_articles(
+    urls: list[str], settings: Settings, *, add: bool, quiet: bool
+) -> list[Article]:
+    """The articles of pages and feeds; each that fails is a warning, all failing an error."""
+    from qa.errors import IndexMissingError
+    from qa.feeds import Collector, Fetcher
+    from qa.store import get_store
+
+    indexed: dict[str, Article] = {}
+    if add:  # what is indexed already is not added twice
+        with contextlib.suppress(IndexMissingError):
+            indexed = dict(get_store(settings).open().documents.articles)
+    found = Collector(Fetcher(settings), indexed).urls(urls)
+    _warn(found.problems, quiet)
+    if not quiet:
+        for skipped in found.skipped:
+            click.echo(f"note: skipped {skipped}", err=True)
+    if not found.articles and not found.skipped:
+        raise QAError(
+            f"nothing could be added from {', '.join(urls)}: see the warnings above"
+            if not quiet
+            else "; ".join(found.problems)
+        )
+    return list(found.articles.values())
+
+
+def _warn(problems: Any, quiet: bool) -> None:
+    if not quiet:
+        for problem in problems:
+            click.echo(f"warning: {problem}", err=True)
 
 
 def _filter_options(func: F) -> F:
@@ -274,8 +319,17 @@ def check_command(index_dir: Path | None, sample: int) -> None:
 @click.option(
     "--port", type=click.IntRange(1, 65535), default=None, help="Port (default: $QA_PORT or 8000)."
 )
+@click.option(
+    "--watch",
+    "feeds",
+    multiple=True,
+    metavar="FEED_URL",
+    help="Watch this feed while serving (repeat for more; default: $QA_WATCH_FEEDS).",
+)
 @_index_dir_option
-def serve_command(host: str | None, port: int | None, index_dir: Path | None) -> None:
+def serve_command(
+    host: str | None, port: int | None, feeds: tuple[str, ...], index_dir: Path | None
+) -> None:
     """Serve the web page (at /) and the HTTP API (docs at /docs); with TELEGRAM_BOT_TOKEN
     set, run the bot too."""
     import uvicorn
@@ -284,12 +338,18 @@ def serve_command(host: str | None, port: int | None, index_dir: Path | None) ->
     from qa.logs import configure_logging
 
     settings = _settings(index_dir)
+    if feeds:
+        settings = settings.model_copy(update={"watch_feeds": list(feeds)})
     configure_logging()
-    sidecars = []
+    sidecars: list[Any] = []
     if settings.telegram_bot_token is not None:
         from bots.telegram_bot import run_alongside
 
         sidecars.append(run_alongside)
+    if settings.watch_feeds:
+        from qa.feeds import watching
+
+        sidecars.append(watching)
     host = host or settings.host
     port = settings.port if port is None else port
     listening = _listen(host, port)  # before anything loads, so a busy port fails fast
@@ -303,6 +363,62 @@ def serve_command(host: str | None, port: int | None, index_dir: Path | None) ->
         log_config=None,
     )
     uvicorn.Server(config).run(sockets=[listening])
+
+
+@cli.command("watch")
+@click.argument("feeds", nargs=-1, metavar="FEED_URL...")
+@click.option("--every", default=None, help="Time between polls: 90s, 15m, 1h (default 15m).")
+@click.option("--once", is_flag=True, help="Poll once and stop (for cron).")
+@click.option("--quiet", "-q", is_flag=True, help="Only warnings and errors.")
+@_index_dir_option
+def watch_command(
+    feeds: tuple[str, ...], every: str | None, once: bool, quiet: bool, index_dir: Path | None
+) -> None:
+    """Poll RSS/Atom feeds (or pages) and add the articles that are new or changed.
+
+    Without FEED_URL, the feeds of $QA_WATCH_FEEDS. What was fetched is remembered in
+    the index folder, so an unchanged feed costs one request answered 304. A running
+    `qa serve` picks up what is added. Ctrl-C stops.
+    """
+    from qa.config import parse_duration
+    from qa.encoders import get_encoder
+    from qa.feeds import IndexSink, PollReport, Watcher
+    from qa.feeds.state import WatchState
+
+    settings = _settings(index_dir)
+    urls = list(feeds) or settings.watch_feeds
+    if not urls:
+        raise click.UsageError("give the FEED_URL of at least one feed (or set QA_WATCH_FEEDS)")
+    try:
+        seconds = parse_duration(every) if every is not None else settings.watch_every
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--every") from None
+    if seconds < 1:
+        raise click.BadParameter("polls must be at least 1s apart", param_hint="--every")
+    sink = IndexSink(settings, lambda: get_encoder(settings))
+    watcher = Watcher(urls, settings, sink, WatchState.beside(settings.index_dir))
+
+    def show(report: PollReport) -> None:
+        _warn(report.problems, False)
+        if not quiet:
+            for skipped in report.skipped:
+                click.echo(f"note: skipped {skipped}", err=True)
+            stamp = "" if once else f"[{report.at} UTC] "
+            click.echo(f"{stamp}{report.summary()}")
+
+    if once:
+        report = watcher.poll()
+        show(report)
+        if report.failed_feeds == report.feeds:
+            raise QAError("no feed could be read: see the warnings above")
+        return
+    if not quiet:
+        click.echo(f"Watching {len(watcher.feeds)} feeds every {seconds:g} s; Ctrl-C stops.")
+    try:
+        watcher.run(seconds, show)
+    except KeyboardInterrupt:
+        watcher.stop.set()
+        click.echo("Stopped watching.", err=True)
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
+from importlib import metadata
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -13,6 +16,12 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from qa.errors import QAError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+try:
+    _VERSION = metadata.version("qa")
+except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+    _VERSION = "0"
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class Settings(BaseSettings):
@@ -106,6 +115,52 @@ class Settings(BaseSettings):
     rate_limit: int = Field(0, ge=0, description="Questions per client per rate_window; 0: off.")
     rate_window: float = Field(60.0, gt=0.0, description="Seconds; see rate_limit.")
 
+    # Pages and feeds from the web (`qa index --add URL`, `qa watch`, POST /articles url).
+    fetch_timeout: float = Field(
+        15.0, gt=0.0, le=600.0, description="Seconds one request may take, body included."
+    )
+    # NoDecode: a plain "127.0.0.0/8,10.0.0.0/8" is accepted besides JSON.
+    fetch_allow_networks: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(
+        default_factory=list,
+        description="Non-public networks the server may fetch from anyway (CIDR, comma-separated).",
+    )
+    user_agent: str = Field(
+        f"qa/{_VERSION} (news question answering; fetches the articles it quotes)",
+        min_length=1,
+        description="The User-Agent of every request; robots.txt is read for its first word.",
+    )
+    fetch_retries: int = Field(
+        2, ge=0, le=10, description="Tries again after a 429, a 5xx or a dropped connection."
+    )
+    fetch_backoff: float = Field(
+        1.0, ge=0.0, le=60.0, description="Seconds before the first retry; doubles each time."
+    )
+    fetch_max_retry_after: float = Field(
+        120.0, ge=0.0, description="The longest Retry-After waited for; a longer one gives up."
+    )
+    # At least a second between two requests to one host, as polite crawlers keep; a
+    # robots.txt Crawl-delay that asks for more wins. Lower it only for your own servers.
+    fetch_host_interval: float = Field(1.0, ge=0.0, le=3600.0)
+    feed_max_entries: int = Field(
+        100, ge=1, le=10_000, description="Entries of one feed read at most (the newest first)."
+    )
+    watch_feeds: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Feeds `qa serve` watches (comma-separated or JSON)."
+    )
+    watch_every: float = Field(
+        900.0, ge=1.0, description="Seconds between two polls of the feeds (or 30s, 15m, 1h)."
+    )
+
+    @field_validator("fetch_allow_networks", "watch_feeds", mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        return _comma_list(value)
+
+    @field_validator("watch_every", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return parse_duration(value) if isinstance(value, str) else value
+
     # The Telegram bot (`qa bot`, or `qa serve` when a token is set).
     telegram_bot_token: SecretStr | None = Field(
         None,
@@ -156,6 +211,18 @@ def _comma_list(value: Any) -> Any:
     if text.startswith("["):
         return json.loads(text)
     return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from "90", "30s", "15m", "1h" or "1h30m"; ValueError says how to write it."""
+    value = text.strip().lower().replace(" ", "")
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    if value and _DURATION.sub("", value) == "":
+        return sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION.findall(value))
+    raise ValueError(f"{text!r} is not a duration; write it as seconds or like 30s, 15m, 1h")
 
 
 def threshold_warning(settings: Settings) -> str | None:

@@ -65,3 +65,11 @@ class RateLimitedError(TryLaterError):
 
 class IndexWriteError(QAError):
     """The system refused a write to the index folder (disk full, read-only, permissions)."""
+
+
+class FetchError(InputError):
+    """A page or feed could not be fetched or used; the message names its URL."""
+
+
+class UnsafeAddressError(FetchError):
+    """A URL whose host is not a public address, refused against request forgery."""

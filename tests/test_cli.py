@@ -229,7 +229,7 @@ def test_chat_reports_a_bad_question_and_goes_on(
             "error: no articles found in {empty}",
             1,
         ),
-        (["index", "--add"], {}, "error: --add needs the PATH of the articles to add", 2),
+        (["index", "--add"], {}, "error: --add needs the PATH or URL of the articles to add", 2),
         (["articles", "--index-dir", "{empty}"], {}, "error: no index in {empty}", 1),
         (["frobnicate"], {}, "error: No such command 'frobnicate'", 2),
         (

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from qa.api import routes, web
 from qa.api.deadline import Deadline
 from qa.api.metrics import Metrics
-from qa.api.schemas import ArticleIn
+from qa.api.schemas import ArticleIn, UrlIn
 from qa.api.uploads import TooLargeError, UnsupportedTypeError, describe_errors
 from qa.config import Settings, get_settings
 from qa.encoders import Encoder
@@ -37,6 +37,7 @@ from qa.errors import (
     TryLaterError,
     UnknownArticleError,
 )
+from qa.feeds import AddressGuard, Fetcher
 from qa.limits import SlidingWindow
 from qa.service import NotReadyError, Service
 
@@ -100,6 +101,9 @@ def create_app(
     app.state.rate_limiter = (
         SlidingWindow(settings.rate_limit, settings.rate_window) if settings.rate_limit else None
     )
+    # POST /articles {"url"}: one fetcher, so robots.txt is read once per site; it
+    # fetches only from public addresses (and QA_FETCH_ALLOW_NETWORKS).
+    app.state.fetcher = Fetcher(settings, guard=AddressGuard(settings.fetch_allow_networks))
     app.include_router(routes.router)
     web.add_page(app)
     if settings.cors_origins:
@@ -117,7 +121,7 @@ def create_app(
 
 
 def _document_article_body(app: FastAPI) -> None:
-    """Put ArticleIn in the OpenAPI components: POST /articles reads its body by hand
+    """Put ArticleIn and UrlIn in the OpenAPI components: POST /articles reads its body by hand
     (JSON or an upload), so FastAPI does not see the model the docs refer to."""
     plain = app.openapi
 
@@ -125,9 +129,10 @@ def _document_article_body(app: FastAPI) -> None:
         if app.openapi_schema is None:
             schema = plain()
             schemas = schema.setdefault("components", {}).setdefault("schemas", {})
-            schemas["ArticleIn"] = ArticleIn.model_json_schema(
-                ref_template="#/components/schemas/{model}"
-            )
+            for model in (ArticleIn, UrlIn):
+                schemas[model.__name__] = model.model_json_schema(
+                    ref_template="#/components/schemas/{model}"
+                )
             app.openapi_schema = schema
         return app.openapi_schema
 

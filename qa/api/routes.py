@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hmac
 import math
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from qa.api.schemas import QUESTION, AskRequest, Day, ErrorOut, Health, K, WriteReport
-from qa.api.uploads import read_articles
+from qa.api.schemas import (
+    QUESTION,
+    AskRequest,
+    Day,
+    ErrorOut,
+    Health,
+    K,
+    SkippedOut,
+    WriteReport,
+)
+from qa.api.uploads import FetchRequest, read_articles
 from qa.config import Settings
-from qa.errors import QAError, RateLimitedError
+from qa.errors import FetchError, QAError, RateLimitedError
+from qa.feeds import Collector, Skipped
 from qa.limits import SlidingWindow
 from qa.retrieve import make_filters
 from qa.schemas import (
@@ -186,7 +198,14 @@ async def get_article(article_id: str, response: Response, svc: Service_) -> Art
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/ArticleIn"}},
+                "application/json": {
+                    "schema": {
+                        "oneOf": [
+                            {"$ref": "#/components/schemas/ArticleIn"},
+                            {"$ref": "#/components/schemas/UrlIn"},
+                        ]
+                    }
+                },
                 "multipart/form-data": {
                     "schema": {
                         "type": "object",
@@ -205,13 +224,29 @@ async def get_article(article_id: str, response: Response, svc: Service_) -> Art
     },
 )
 async def add_article(request: Request, response: Response, svc: Service_) -> dict[str, Any]:
-    """Add an article (JSON, or an uploaded file); it answers the very next question.
+    """Add an article (JSON, an uploaded file, or `{"url"}` of a page or an RSS/Atom feed
+    to fetch); it answers the very next question.
 
-    An article whose id is already indexed is replaced.
+    An article whose id is already indexed is replaced. A fetched page already indexed
+    as it is, or whose text another article has, is listed as skipped.
     """
-    loaded = await read_articles(request, svc.settings.max_upload_bytes)
-    written = await svc.add(loaded.articles)
-    return _report(written, response, [str(p) for p in loaded.problems])
+    body = await read_articles(request, svc.settings.max_upload_bytes)
+    if isinstance(body, FetchRequest):
+        return await _add_from_web(request, response, svc, body.url)
+    written = await svc.add(body.articles)
+    return _report(written, response, [str(p) for p in body.problems])
+
+
+async def _add_from_web(
+    request: Request, response: Response, svc: Service, url: str
+) -> dict[str, Any]:
+    indexed = svc.retriever().snapshot.documents.articles if svc.ready else {}
+    collector = Collector(request.app.state.fetcher, indexed)
+    found = await asyncio.to_thread(collector.urls, [url])  # slow and blocking: off the loop
+    if not found.articles and not found.skipped:
+        raise FetchError("; ".join(found.problems) or f"{url}: no article in it")
+    written = await svc.add(list(found.articles.values()))
+    return _report(written, response, found.problems, found.skipped)
 
 
 @router.delete(
@@ -232,7 +267,9 @@ async def metrics(request: Request, svc: Service_) -> Response:
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
-def _report(written: Written, response: Response, warnings: list[str]) -> dict[str, Any]:
+def _report(
+    written: Written, response: Response, warnings: list[str], skipped: Sequence[Skipped] = ()
+) -> dict[str, Any]:
     """The write's report; X-Index-Version names the version it made."""
     if written.version is not None:
         response.headers[VERSION_HEADER] = written.version
@@ -241,6 +278,7 @@ def _report(written: Written, response: Response, warnings: list[str]) -> dict[s
         added=list(report.added),
         updated=list(report.updated),
         removed=list(report.removed),
+        skipped=[SkippedOut(url=s.url, article_id=s.article_id, reason=s.reason) for s in skipped],
         articles=report.articles,
         passages=report.passages,
         warnings=warnings,

@@ -79,13 +79,36 @@ class ArticleIn(BaseModel):
     url: StrictStr | None = None
 
 
+class UrlIn(BaseModel):
+    """A page or an RSS/Atom feed to fetch: the page, or every entry's page, is added."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: StrictStr = Field(
+        description="An http(s) address on a public host (or a network in "
+        "QA_FETCH_ALLOW_NETWORKS).",
+        json_schema_extra={"pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"},
+    )
+
+
+class SkippedOut(BaseModel):
+    url: str = Field(description="The page as fetched.")
+    article_id: str = Field(description="The article it already is.")
+    reason: str
+
+
 class WriteReport(BaseModel):
     added: list[str]
     updated: list[str]
     removed: list[str]
+    skipped: list[SkippedOut] = Field(
+        default_factory=list, description="Pages fetched but already indexed as they are."
+    )
     articles: int
     passages: int
-    warnings: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(
+        default_factory=list, description="What could not be read, and why."
+    )
 
 
 class Health(BaseModel):

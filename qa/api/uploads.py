@@ -8,6 +8,7 @@ import re
 import tempfile
 import zlib
 from collections.abc import AsyncGenerator
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -15,7 +16,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
-from qa.api.schemas import ArticleIn
+from qa.api.schemas import ArticleIn, UrlIn
 from qa.corpus.load import KINDS, SUPPORTED, Loaded, load, make_article
 from qa.corpus.meta import parse_meta
 from qa.errors import InputError
@@ -31,8 +32,16 @@ class UnsupportedTypeError(InputError):
     """Neither JSON nor a file of a kind qa reads."""
 
 
-async def read_articles(request: Request, limit: int) -> Loaded:
-    """The articles in the request body; InputError subclasses say what is wrong."""
+@dataclass(frozen=True, slots=True)
+class FetchRequest:
+    """A body naming a page or feed to fetch rather than giving an article."""
+
+    url: str
+
+
+async def read_articles(request: Request, limit: int) -> Loaded | FetchRequest:
+    """The articles in the request body, or the URL to fetch them from; InputError
+    subclasses say what is wrong."""
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > limit:  # packed or not
         raise _too_large(limit)
@@ -47,13 +56,25 @@ async def read_articles(request: Request, limit: int) -> Loaded:
     )
 
 
-def _from_json(body: bytes) -> Loaded:
+def _from_json(body: bytes) -> Loaded | FetchRequest:
     try:
         data = json.loads(body)
     except ValueError as exc:
         raise InputError(f"the body is not valid JSON ({exc})") from None
     if not isinstance(data, dict):
-        raise InputError('the body must be a JSON object: {"title": ..., "text": ...}')
+        raise InputError(
+            'the body must be a JSON object: {"title": ..., "text": ...} or {"url": ...}'
+        )
+    if "text" not in data and "url" in data:  # fetch it, rather than take the text given
+        if len(data) > 1:
+            raise InputError(
+                'to fetch a page or feed send only {"url": ...}; to give the article '
+                "itself, send its 'text' (the url is then its metadata)"
+            )
+        try:
+            return FetchRequest(UrlIn.model_validate(data).url.strip())
+        except ValidationError as exc:
+            raise InputError(describe_errors(exc.errors())) from None
     try:
         given = ArticleIn.model_validate(data)
     except ValidationError as exc:

@@ -41,6 +41,7 @@ KINDS = {
 SUPPORTED = ", ".join(sorted(KINDS))
 _HEADLINE_MAX_WORDS = 25
 _PATH_ID_MAX = 200  # what check_id allows
+_SITE_IN_URL = re.compile(r"https?://(?:www\.|w[0-9]+\.)?([^/]+)")  # as trafilatura guesses
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,24 +192,42 @@ def _text_file(raw: bytes, meta: Meta, path: Path, kind: str) -> Article:
 
 
 def _html(raw: bytes, meta: Meta, path: Path) -> Article:
+    text, page, site = read_html(raw, where=str(path))
+    meta = meta.over(page).over(Meta(outlet=site))
+    return make_article(text, meta, origin=_display(path), markdown=False)
+
+
+def read_html(raw: bytes, *, where: str, url: str | None = None) -> tuple[str, Meta, str | None]:
+    """A page's main text, the metadata it gives, and its site's name or host (an outlet
+    of last resort).
+
+    ``url`` is where the page was fetched from, used when it names no canonical url.
+    The page's own site name is its outlet; trafilatura's guess from the url is
+    returned apart, so that better knowledge (a feed's title) can come before it.
+    """
     import trafilatura  # slow to import; only HTML needs it
 
-    doc = trafilatura.bare_extraction(raw, with_metadata=True, include_comments=False)
+    doc = trafilatura.bare_extraction(raw, url=url, with_metadata=True, include_comments=False)
     found = doc.as_dict() if doc is not None and hasattr(doc, "as_dict") else (doc or {})
     text = found.get("text") or ""
     if not text.strip():
-        raise CorpusError(f"{path}: no article text found in the HTML page")
+        raise CorpusError(f"{where}: no article text found in the HTML page")
+    sitename = found.get("sitename")
+    fallback = sitename or found.get("hostname")
+    guessed = _SITE_IN_URL.match(found.get("url") or "")
+    if sitename and guessed and sitename == guessed.group(1):
+        sitename = None  # trafilatura's guess from the url, not a name the page gives
     page = parse_meta(
         {
             "title": found.get("title"),
-            "outlet": found.get("sitename") or found.get("hostname"),
+            "outlet": sitename,
             "author": found.get("author"),
             "published": _lenient_date(found.get("date")),
             "url": found.get("url"),
         },
-        where=str(path),
+        where=where,
     )
-    return make_article(text, meta.over(page), origin=_display(path), markdown=False)
+    return text, page, fallback
 
 
 def _jsonl(path: Path) -> Iterator[Article | Problem]:
