@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test soak install index lint bench clean chromium screenshot
+.PHONY: run test soak install index lint bench bench-index clean chromium screenshot
 
 run: index ## Build the index if it is missing or stale, then serve the page and API on 127.0.0.1:8000
 	$(BIN)/qa serve
@@ -34,8 +34,11 @@ index: $(VENV)/.installed ## Build or refresh the index of seeds/ (quick when up
 
 install: $(VENV)/.installed
 
-bench: $(VENV)/.installed ## Latency and throughput of the HTTP API (prints a table)
+bench: $(VENV)/.installed ## Latency and throughput of the HTTP API and the encoders (prints a table)
 	$(BIN)/python -m bench.api
+
+bench-index: $(VENV)/.installed ## `qa index` of SciFact from scratch beside a bare PyTorch encode
+	$(BIN)/python -m bench.index
 
 lint: $(VENV)/.dev-installed ## ruff and mypy
 	$(BIN)/ruff check qa bots tests
@@ -53,6 +56,7 @@ $(BIN)/python:
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet $(TORCH)
 	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/qa encoder  # exports the model to ONNX once (QA_CACHE_DIR), so no run waits for it
 	touch $@
 
 $(VENV)/.test-installed: $(VENV)/.installed

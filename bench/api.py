@@ -2,8 +2,9 @@
 
     .venv/bin/python -m bench.api [--requests 600] [--clients 1,4,16] [--retrievers dense,hybrid]
 
-Beside the service figures it times the bare ``model.encode`` of one question in the
-same run, so the ratio shows what the service adds to the model. Numbers depend on the
+Beside the service figures it times the bare PyTorch ``model.encode`` of one question in
+the same run (the reference: the ratio shows the service against the model alone), each
+of qa's encoders alone, and the cold start of `qa serve`. Numbers depend on the
 machine: compare rows of one run, not runs of different machines.
 """
 
@@ -19,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,20 +108,56 @@ async def load(
     return latencies, elapsed, errors
 
 
-def bare_encode_ms(asked: list[str], repeat: int = 50) -> float:
-    """Median time of the model alone on one question: the floor under /ask latency."""
-    from qa.config import get_settings
-    from qa.encoders import get_encoder
+@dataclass(frozen=True)
+class EncoderRow:
+    what: str
+    one_ms: float  # median time of one question
+    batch_qps: float  # questions per second in batches of 16
 
-    settings = get_settings()
-    embedder = get_encoder(settings)
-    embedder.encode_queries([asked[0]])
+
+def timed_ms(call: Callable[[list[str]], object], texts: list[str], repeat: int) -> float:
+    """Median milliseconds of ``call`` on ``texts``, after one untimed call."""
+    call(texts)
     times = []
-    for n in range(repeat):
+    for _ in range(repeat):
         start = time.perf_counter()
-        embedder.encode_queries([asked[n % len(asked)]])
+        call(texts)
         times.append(time.perf_counter() - start)
     return statistics.median(times) * 1000
+
+
+def encoder_rows(asked: list[str], encoders: list[str], repeat: int = 50) -> list[EncoderRow]:
+    """The bare PyTorch ``model.encode`` of one question (the reference under /ask
+    latency), then each of qa's encoders on one question and on batches of 16."""
+    from qa.config import Settings
+    from qa.encoders import get_encoder
+    from qa.encoders.torch import TorchEncoder
+
+    settings = Settings()
+    model = TorchEncoder.load(settings.model).model
+    batch = asked[:16]
+    rows = []
+    for n, name in enumerate(["bare", *encoders]):
+        if name == "bare":
+            what = "bare PyTorch model.encode"
+            call: Callable[[list[str]], object] = model.encode
+        else:
+            what = f"qa encoder {name}"
+            call = get_encoder(settings.model_copy(update={"encoder": name})).encode_queries
+        one = [asked[n % len(asked)]]
+        rows.append(
+            EncoderRow(
+                what, timed_ms(call, one, repeat), 16000 / timed_ms(call, batch, repeat // 5)
+            )
+        )
+    return rows
+
+
+def cold_start(index_dir: Path) -> float:
+    """Seconds from starting `qa serve` to a healthy /health (the export already cached)."""
+    started = time.perf_counter()
+    with server(index_dir, "hybrid"):
+        return time.perf_counter() - started
 
 
 def main() -> None:
@@ -128,6 +165,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=600, help="Questions per row.")
     parser.add_argument("--clients", default="1,4,16", help="Concurrent clients per row.")
     parser.add_argument("--retrievers", default="dense,hybrid", help="Retrievers, a row set each.")
+    parser.add_argument(
+        "--encoders", default="torch,onnx,onnx-int8", help="Encoders timed alone, a row each."
+    )
     args = parser.parse_args()
     asked = questions()
     rows: list[Row] = []
@@ -139,6 +179,7 @@ def main() -> None:
             env={**os.environ, "HF_HUB_OFFLINE": "1"},
             cwd=ROOT,
         )
+        starts = [cold_start(index_dir) for _ in range(3)]
         for retriever in args.retrievers.split(","):
             with server(index_dir, retriever.strip()) as url:
                 for clients in (int(c) for c in args.clients.split(",")):
@@ -156,21 +197,35 @@ def main() -> None:
                             errors,
                         )
                     )
-    encode = bare_encode_ms(asked)
-    print(table(rows, encode))
+    encoders = encoder_rows(asked, [e.strip() for e in args.encoders.split(",") if e.strip()])
+    print(table(rows, encoders, statistics.median(starts)))
 
 
-def table(rows: list[Row], encode_ms: float) -> str:
+def table(rows: list[Row], encoders: list[EncoderRow], start_s: float) -> str:
+    reference = encoders[0].one_ms
     lines = [
-        f"Bare model.encode of one question: {encode_ms:.1f} ms (median of 50, same run)",
+        f"Bare PyTorch model.encode of one question: {reference:.1f} ms (median of 50, same "
+        f"run); `qa serve` cold start to a healthy /health: {start_s:.1f} s (median of 3)",
         "",
-        "| retriever | clients | requests | p50 ms | p95 ms | req/s | p50 / encode | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| encoder | one question ms | x bare | questions/s in batches of 16 |",
+        "|---|---:|---:|---:|",
     ]
+    for e in encoders:
+        lines.append(
+            f"| {e.what} | {e.one_ms:.1f} | {e.one_ms / reference:.2f}x | {e.batch_qps:.0f} |"
+        )
+    lines += [
+        "",
+        "| retriever | clients | requests | p50 ms | p95 ms | req/s | x 1 client | "
+        "p50 / bare encode | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    one_client = {r.retriever: r.rps for r in rows if r.clients == 1}
     for r in rows:
+        gain = r.rps / one_client[r.retriever] if r.retriever in one_client else float("nan")
         lines.append(
             f"| {r.retriever} | {r.clients} | {r.requests} | {r.p50_ms:.1f} | {r.p95_ms:.1f} "
-            f"| {r.rps:.1f} | {r.p50_ms / encode_ms:.1f}x | {r.errors} |"
+            f"| {r.rps:.1f} | {gain:.1f}x | {r.p50_ms / reference:.2f}x | {r.errors} |"
         )
     return "\n".join(lines)
 

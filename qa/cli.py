@@ -149,6 +149,21 @@ def _warn(problems: Any, quiet: bool) -> None:
             click.echo(f"warning: {problem}", err=True)
 
 
+@cli.command("encoder")
+def encoder_command() -> None:
+    """Load the encoder QA_ENCODER names, exporting it to ONNX first if it is not cached
+    (`make install` runs this), and say what computes the vectors."""
+    from qa.encoders import get_encoder
+
+    settings = get_settings()
+    encoder = get_encoder(settings)
+    where = getattr(encoder, "export", None)
+    click.echo(
+        f"{encoder.backend} encoder, model {encoder.name}, {encoder.dimension} dimensions"
+        + (f", ONNX files in {where.folder}" if where is not None else "")
+    )
+
+
 def _filter_options(func: F) -> F:
     """--outlet, --from and --to: which articles may answer."""
     for option in reversed(

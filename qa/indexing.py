@@ -16,12 +16,14 @@ from importlib import metadata
 
 import numpy as np
 
+from qa import sentence_vectors
 from qa.config import Settings
 from qa.corpus.split import chunk
 from qa.encoders import Encoder
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, UnknownArticleError
 from qa.failures import writing
 from qa.recovery import recover
+from qa.sentence_vectors import Member
 from qa.store import Changes, Manifest, NewArticle, Snapshot, Store, StoredPassage, check_encoder
 from qa.store.base import indexed_text
 from qa.store.manifest import FORMAT_VERSION
@@ -168,11 +170,14 @@ def _write(
 
 def chunking_of(settings: Settings) -> dict[str, int]:
     """The settings that shape passages and what is indexed of them; a change re-embeds."""
-    return {
+    out = {
         "passage_sentences": settings.passage_sentences,
         "passage_max_chars": settings.passage_max_chars,
         "passage_title": int(settings.passage_title),
     }
+    if settings.sentence_vectors == "pooled":  # indexes from before it had a name: separate
+        out["sentences_pooled"] = 1
+    return out
 
 
 def _same(new: Article, old: Article) -> bool:
@@ -187,6 +192,7 @@ class _Plan:
         self.next_id = next_id
         self.articles: list[tuple[Article, list[StoredPassage], list[tuple[int, Span]]]] = []
         self.texts: list[str] = []  # passage inputs, in order
+        self.members: list[list[Member]] = []  # each passage's sentences within its input
         self.sentence_texts: list[str] = []
 
     def split(self, article: Article, settings: Settings) -> None:
@@ -194,6 +200,7 @@ class _Plan:
             article, max_sentences=settings.passage_sentences, max_chars=settings.passage_max_chars
         )
         first = self.next_id
+        row = len(self.sentence_texts)
         sentences = [(first + i, span) for i, span in enumerate(chunks.sentences)]
         self.sentence_texts += [article.text[s.start : s.end] for _, s in sentences]
         self.next_id += len(sentences)
@@ -208,7 +215,17 @@ class _Plan:
                 passage.end,
             )
             passages.append(stored)
-            self.texts.append(indexed_text(article, stored, title=settings.passage_title))
+            text = indexed_text(article, stored, title=settings.passage_title)
+            shift = len(text) - (passage.end - passage.start) - passage.start  # the title
+            self.texts.append(text)
+            self.members.append(
+                [
+                    Member(
+                        row + i, chunks.sentences[i].start + shift, chunks.sentences[i].end + shift
+                    )
+                    for i in range(passage.first_sentence, passage.last_sentence + 1)
+                ]
+            )
             self.next_id += 1
         self.articles.append((article, passages, sentences))
 
@@ -220,23 +237,27 @@ class _Plan:
         progress: bool,
     ) -> tuple[tuple[NewArticle, ...], int]:
         """The articles with their vectors, and the vectors' dimension."""
-        texts = self.texts + self.sentence_texts
-        if texts or base is None:
+        if self.texts or self.sentence_texts or base is None:
             encoder = get_encoder()
             dimension = encoder.dimension
             label = f"Embedding {len(self.texts)} passages and {len(self.sentence_texts)} sentences"
-            fresh = encoder.encode_documents(
-                texts, batch_size=settings.batch_size, progress=label if progress else None
+            passage_rows, sentence_rows = sentence_vectors.embed(
+                encoder,
+                self.texts,
+                self.members,
+                self.sentence_texts,
+                method=settings.sentence_vectors,
+                batch_size=settings.batch_size,
+                progress=label if progress else None,
             )
         else:
             dimension = base.manifest.dimension
-            fresh = np.zeros((0, dimension), dtype=np.float32)
+            passage_rows = sentence_rows = np.zeros((0, dimension), dtype=np.float32)
         if base is not None and base.manifest.dimension != dimension:
             raise IndexMismatchError(
                 f"the model {settings.model!r} makes {dimension}-dimensional vectors, the index "
                 f"holds {base.manifest.dimension}-dimensional ones. Run `qa index` to rebuild it."
             )
-        passage_rows, sentence_rows = fresh[: len(self.texts)], fresh[len(self.texts) :]
         out = []
         p = s = 0
         for article, passages, sentences in self.articles:
@@ -255,7 +276,7 @@ class _Plan:
 
 def _library_versions() -> dict[str, str]:
     out = {}
-    for name in ("qa", "faiss-cpu", "sentence-transformers", "torch"):
+    for name in ("qa", "faiss-cpu", "sentence-transformers", "torch", "onnxruntime"):
         with contextlib.suppress(metadata.PackageNotFoundError):
             out[name] = metadata.version(name)
     return out

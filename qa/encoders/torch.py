@@ -10,6 +10,8 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from qa.config import DEFAULT_MODEL
 from qa.encoders.base import Encoder, Vectors
 from qa.errors import ModelError
@@ -52,9 +54,10 @@ class TorchEncoder(Encoder):
 
     def embed_batch(self, texts: Sequence[str], *, batch_size: int) -> Vectors:
         # No bar of its own: it would print one per call once logging is at INFO.
-        return self.model.encode(
+        vectors = self.model.encode(
             list(texts), batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False
         )
+        return np.asarray(vectors, dtype=np.float32)
 
 
 def model_path(name: str) -> str:

@@ -6,6 +6,7 @@ import json
 from dataclasses import MISSING, asdict, dataclass, field
 from typing import Any
 
+from qa.encoders.base import same_vectors
 from qa.errors import IndexMismatchError
 
 FORMAT_VERSION = 2
@@ -54,14 +55,15 @@ class Manifest:
 def check_encoder(
     manifest: Manifest, where: str, backend: str, model: str, dimension: int | None = None
 ) -> None:
-    """Refuse to mix vectors of two encoders: their scores mean nothing together."""
+    """Refuse to mix vectors of two encoders (their scores mean nothing together), unless
+    they compute the same model's vectors alike (``same_vectors``)."""
     if manifest.model != model:
         raise IndexMismatchError(
             f"the index in {where} was built with the model {manifest.model!r}, but this run "
             f"uses {model!r}. Run `qa index` to rebuild it with {model!r}, or set "
             f"QA_MODEL={manifest.model!r}."
         )
-    if manifest.encoder != backend:
+    if not same_vectors(manifest.encoder, backend):
         raise IndexMismatchError(
             f"the index in {where} was built with the {manifest.encoder} encoder, but this run "
             f"uses the {backend} encoder. Run `qa index` to rebuild it, or set "

@@ -14,6 +14,12 @@ from qa.store.admission import Admission
 from qa.store.base import Scored
 from qa.types import Filters
 
+# FAISS splits a flat search of a few questions over OpenMP threads by question, so a
+# lone question's other threads only wait, spinning; on a busy machine that cost more
+# than the search itself (README "Where the time goes"). Questions come one at a time
+# or in small micro-batches, so one thread.
+faiss.omp_set_num_threads(1)
+
 
 class FaissVectors:
     """One FAISS index; filters become an id selector inside the search."""
