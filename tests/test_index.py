@@ -389,7 +389,10 @@ def test_damaged_index_says_what_and_to_rebuild(
         opened(fake_settings.index_dir)
     assert "qa index" in str(caught.value)
     report = build(LocalStore(fake_settings.index_dir), [A, B], fake_settings, lambda: fake_encoder)
-    assert report.notes and "rebuilding every article" in report.notes[0]
+    # Rebuilt from what survived: the intact SQLite file, or the articles given.
+    assert report.notes and any(
+        words in report.notes[0] for words in ("rebuilding every article", "embedded again")
+    )
     assert set(opened(fake_settings.index_dir).documents.articles) == {"a", "b"}
 
 
