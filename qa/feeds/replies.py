@@ -25,7 +25,8 @@ def check_url(url: str, *, redirected_from: str | None = None) -> str:
     where = f"{redirected_from}: redirected to {url}" if redirected_from else url
     try:
         parts = urlsplit(url.strip())
-        httpx.URL(url.strip())  # what the client will send: no control characters, a port
+        parts.port  # noqa: B018  (raises ValueError for a port out of range)
+        httpx.URL(url.strip())  # what the client will send: no control characters
     except (ValueError, httpx.InvalidURL) as exc:
         raise FetchError(f"{where!r}: not a usable address ({exc}); check it") from None
     if parts.scheme.lower() not in ("http", "https"):
