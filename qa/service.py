@@ -55,7 +55,7 @@ class IndexStatus:
 
 
 @dataclass(frozen=True, slots=True)
-class Answered:
+class VersionedResult:
     """A result and the index version that gave it (what its offsets refer to)."""
 
     result: Result
@@ -73,7 +73,7 @@ class Written:
 @dataclass(slots=True)
 class _Pending:
     query: Query
-    future: asyncio.Future[Answered]
+    future: asyncio.Future[VersionedResult]
 
 
 class Service:
@@ -179,7 +179,7 @@ class Service:
 
     async def answer(
         self, question: str, k: int | None = None, filters: Filters | None = None
-    ) -> Answered:
+    ) -> VersionedResult:
         """``ask``, with the index version that answered. Beyond QA_MAX_PENDING questions
         waiting, OverloadedError at once: a queue that only grows answers nobody in time."""
         query = Query(question, self.settings.k if k is None else k, filters or Filters())
@@ -193,7 +193,7 @@ class Service:
                 f"{self.pending} questions are waiting already (QA_MAX_PENDING); "
                 "try again in a second"
             )
-        future: asyncio.Future[Answered] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[VersionedResult] = asyncio.get_running_loop().create_future()
         self.pending += 1
         try:
             await self._queue.put(_Pending(query, future))
@@ -238,12 +238,12 @@ class Service:
                 if not pending.future.done():
                     pending.future.set_result(answered)
 
-    def _answer(self, queries: Sequence[Query]) -> list[Answered]:
+    def _answer(self, queries: Sequence[Query]) -> list[VersionedResult]:
         self.refresh()
         self.batches += 1
         retriever = self.retriever()
         version = retriever.snapshot.version
-        return [Answered(r, version) for r in retriever.answer_batch(queries)]
+        return [VersionedResult(r, version) for r in retriever.answer_batch(queries)]
 
     # -- writing ------------------------------------------------------------------
 

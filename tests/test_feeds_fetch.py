@@ -175,6 +175,9 @@ def test_a_body_over_the_limit_is_refused(site: Site, chunked: bool) -> None:
         ("ftp://example.com/feed.xml", "not ftp:"),
         ("example.com/news", "not an address without a scheme"),
         ("http:///news", "the address has no host name"),
+        ("https://example.com/a\rb", "not a usable address"),  # found by schemathesis
+        ("http://example.com:99999/", "not a usable address"),
+        ("http://[::1/", "not a usable address"),
     ],
 )
 def test_only_http_and_https_are_fetched(url: str, message: str) -> None:

@@ -99,7 +99,7 @@ def test_a_damaged_bm25_index_is_reported(
     build(LocalStore(fake_settings.index_dir), [A], fake_settings, lambda: fake_encoder)
     index_dir = fake_settings.index_dir
     (index_dir / opened(index_dir).version / LEXICAL / "ids.npy").unlink()
-    with pytest.raises(IndexCorruptError, match=r"is damaged .*Run `qa index`"):
+    with pytest.raises(IndexCorruptError, match=r"is damaged.*Run `qa index`"):
         opened(fake_settings.index_dir)
 
 

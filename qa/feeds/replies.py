@@ -22,8 +22,13 @@ _FEED_ROOTS = frozenset({b"rss", b"feed", b"rdf:rdf"})
 
 def check_url(url: str, *, redirected_from: str | None = None) -> str:
     """``url`` if it is an http(s) address with a host; FetchError says what is wrong."""
-    parts = urlsplit(url.strip())
     where = f"{redirected_from}: redirected to {url}" if redirected_from else url
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018  (raises ValueError for a port out of range)
+        httpx.URL(url.strip())  # what the client will send: no control characters
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise FetchError(f"{where!r}: not a usable address ({exc}); check it") from None
     if parts.scheme.lower() not in ("http", "https"):
         raise FetchError(
             f"{where}: only http and https addresses are fetched, not "
