@@ -150,19 +150,21 @@ def _export(source: Path, folder: Path, isa: str) -> None:
         log.info("exporting %s to ONNX (once; cached in %s)", source, folder)
         with warnings.catch_warnings():  # the tracer's advice is about its own internals
             warnings.simplefilter("ignore")
-            model = SentenceTransformer(str(source), backend="onnx", device="cpu")
-            model.save(str(scratch))
-            export_dynamic_quantized_onnx_model(
-                model,
-                quantization_config=_quantization(isa),
-                model_name_or_path=str(scratch),
-                push_to_hub=False,
-                file_suffix=f"qint8_{isa}",
-            )
-            # The exporters leave temporary folders to their finalizers, which warn;
-            # collect them here, where warnings are off.
-            del model
-            gc.collect()
+            try:
+                model = SentenceTransformer(str(source), backend="onnx", device="cpu")
+                model.save(str(scratch))
+                export_dynamic_quantized_onnx_model(
+                    model,
+                    quantization_config=_quantization(isa),
+                    model_name_or_path=str(scratch),
+                    push_to_hub=False,
+                    file_suffix=f"qint8_{isa}",
+                )
+                del model
+            finally:
+                # The exporters leave temporary folders to their finalizers, which warn,
+                # also when they fail; collect them here, where warnings are off.
+                gc.collect()
         quantized = scratch / "onnx" / f"model_qint8_{isa}.onnx"
         files = {
             str(p.relative_to(scratch)): _sha256(p)

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from qa.encoders.base import Encoder, Spans, Vectors
 from qa.encoders.export import TORCH_HINT, Export, exported
-from qa.encoders.torch import model_path
+from qa.encoders.torch import model_path, unloadable
 from qa.errors import ModelError
 
 if TYPE_CHECKING:
@@ -76,6 +76,8 @@ class OnnxEncoder(Encoder):
     @classmethod
     def load(cls, name: str, cache_dir: Path, *, quantized: bool) -> OnnxEncoder:
         source = Path(model_path(name))
+        if not source.exists() and (source.is_absolute() or name.startswith(".")):
+            raise unloadable(name, FileNotFoundError(f"no such folder: {source}"))
         if source.is_dir():
             read_pipeline(source)  # refuse a model ONNX cannot run before exporting it
         export = exported(source, name, cache_dir, quantized=quantized)

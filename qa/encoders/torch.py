@@ -44,12 +44,7 @@ class TorchEncoder(Encoder):
         try:
             model = SentenceTransformer(model_path(name), device=device)
         except Exception as exc:  # the library raises OSError, ValueError, HF errors...
-            raise ModelError(
-                f"cannot load the embedding model {name!r} ({type(exc).__name__}: "
-                f"{first_line(exc)}). Set QA_MODEL to a local folder holding a "
-                f"sentence-transformers model, or unset it to use the bundled {DEFAULT_MODEL}; "
-                "nothing is downloaded at run time."
-            ) from exc
+            raise unloadable(name, exc) from exc
         return cls(name, model)
 
     def embed_batch(self, texts: Sequence[str], *, batch_size: int) -> Vectors:
@@ -78,6 +73,16 @@ def quiet_huggingface() -> None:
 
     hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
     hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+
+
+def unloadable(name: str, exc: BaseException) -> ModelError:
+    """The one-line error for a model that cannot be loaded, on any backend."""
+    return ModelError(
+        f"cannot load the embedding model {name!r} ({type(exc).__name__}: "
+        f"{first_line(exc)}). Set QA_MODEL to a local folder holding a "
+        f"sentence-transformers model, or unset it to use the bundled {DEFAULT_MODEL}; "
+        "nothing is downloaded at run time."
+    )
 
 
 def first_line(exc: BaseException) -> str:
