@@ -6,12 +6,12 @@ filter, so a filtered search costs one vectorised lookup, not a Python loop over
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 
-from qa.types import Article, Filters
+from qa.types import Filters, Source
 
 _CACHED = 64  # filters remembered
 
@@ -19,13 +19,20 @@ _CACHED = 64  # filters remembered
 class Admission:
     """Maps passage ids to their article's admission under a filter."""
 
-    def __init__(self, articles: Mapping[str, Article], passages: Iterable[tuple[int, str]]):
-        self._articles = list(articles.values())
-        code = {a.id: i for i, a in enumerate(self._articles)}
-        pairs = sorted((pid, code[aid]) for pid, aid in passages)
-        self._ids = np.asarray([p for p, _ in pairs], dtype=np.int64)
-        self._codes = np.asarray([c for _, c in pairs], dtype=np.int64)
+    def __init__(
+        self, sources: Sequence[Source], ids: NDArray[np.int64], codes: NDArray[np.int64]
+    ) -> None:
+        """``ids`` ascending; ``codes[i]`` is the index in ``sources`` of ``ids[i]``'s article."""
+        self._sources = sources
+        self._ids = ids
+        self._codes = codes
         self._cache: dict[Filters, NDArray[np.bool_]] = {}
+
+    def count(self, filters: Filters) -> int:
+        """How many passages the filters admit."""
+        if not filters:
+            return len(self._ids)
+        return int(np.count_nonzero(self._articles_admitted(filters)[self._codes]))
 
     def mask(self, ids: NDArray[np.int64], filters: Filters) -> NDArray[np.bool_] | None:
         """True where ``ids`` are admitted; None when nothing is filtered."""
@@ -49,7 +56,7 @@ class Admission:
         found = self._cache.get(filters)
         if found is None:
             found = np.fromiter(
-                (filters.admits(a.source) for a in self._articles), bool, len(self._articles)
+                (filters.admits(s) for s in self._sources), bool, len(self._sources)
             )
             if len(self._cache) >= _CACHED:
                 self._cache.pop(next(iter(self._cache)))

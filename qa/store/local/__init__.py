@@ -90,8 +90,7 @@ class LocalStore(Store):
         try:
             docs = SqliteDocuments.read(folder / STORE)
             admission = Admission(
-                docs.articles,
-                ((pid, docs.passage(pid).article_id) for pid in docs.passage_ids()),
+                docs.sources, docs.passage_id_array(), docs.passage_article_codes()
             )
             passage_vectors = FaissVectors.read(folder / PASSAGE_VECTORS, admission)
             sentence_vectors = FaissVectors.read(folder / SENTENCE_VECTORS)

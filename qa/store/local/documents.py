@@ -1,4 +1,4 @@
-"""Articles, passages and sentences in SQLite, read whole into memory when opened.
+"""Articles, passages and sentences in SQLite; only numbers are held in memory.
 
 A write copies the version before and changes only the rows of the articles it names,
 inside one transaction, so a large index is not rewritten for one article.
@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from collections.abc import Mapping, Sequence
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing
 from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
 
 from qa.store.base import Changes, StoredPassage
 from qa.types import Article, Source, Span
@@ -32,76 +38,171 @@ CREATE TABLE passages (
 CREATE INDEX passages_by_article ON passages(article_id);
 CREATE INDEX sentences_by_article ON sentences(article_id);
 """
+_KEPT_ARTICLES = 4096  # article texts kept in memory after a question read them
 
 
 class SqliteDocuments:
-    """The documents of one version; lookups are dictionary reads."""
+    """The documents of one version, read from its SQLite file as they are asked for.
 
-    def __init__(
-        self,
-        articles: dict[str, Article],
-        passages: dict[int, StoredPassage],
-        sentences: dict[int, Span],
-    ) -> None:
-        self._articles = articles
-        self._passages = passages
-        self._sentences = sentences
-        self._by_article: dict[str, list[StoredPassage]] = {a: [] for a in articles}
-        for passage in sorted(passages.values(), key=lambda p: (p.article_id, p.start)):
-            self._by_article.setdefault(passage.article_id, []).append(passage)
+    Passages and sentences are held as arrays of numbers (tens of bytes each, so a
+    million passages cost tens of megabytes); an article's text is read when a
+    question needs it and a few thousand are kept. Versions never change once
+    published, so the file is opened immutable, shared by the threads that answer.
+    """
+
+    def __init__(self, path: Path) -> None:
+        db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        self._db = db
+        weakref.finalize(self, db.close)  # closed with the snapshot that holds it
+        self._lock = threading.Lock()
+        ids: list[str] = []
+        sources: list[Source] = []
+        for row in db.execute(
+            "SELECT id, title, outlet, author, published, url FROM articles ORDER BY id"
+        ):
+            ids.append(row[0])
+            sources.append(Source(*row))
+        self.article_ids = ids
+        self.code_of = {a: i for i, a in enumerate(ids)}
+        self.sources: tuple[Source, ...] = tuple(sources)
+        self._articles = _Articles(self)
+        rows = _array(
+            db,
+            "SELECT id, article_id, first_sentence, last_sentence, start_char, "
+            "end_char FROM passages",
+            6,
+            self.code_of,
+        )
+        order = np.lexsort((rows[:, 4], rows[:, 1]))  # by article, then position
+        self._by_article_rows = rows[order]
+        starts = np.searchsorted(self._by_article_rows[:, 1], np.arange(len(ids) + 1))
+        self._article_starts = starts
+        by_id = np.argsort(self._by_article_rows[:, 0], kind="stable")
+        self._passage_ids = self._by_article_rows[by_id, 0]
+        self._passage_rows = by_id
+        sentences = _array(db, "SELECT id, start_char, end_char FROM sentences", 3, None)
+        sentences = sentences[np.argsort(sentences[:, 0], kind="stable")]
+        self._sentence_ids = sentences[:, 0].copy()
+        self._sentence_spans = sentences[:, 1:].copy()
 
     @classmethod
     def read(cls, path: Path) -> SqliteDocuments:
         """Raise OSError or sqlite3.Error when the file is missing or damaged."""
         if not path.is_file():
             raise OSError(f"{path.name} is missing")
-        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-            articles = {
-                row[0]: Article(Source(*row[:6]), text=row[7], origin=row[6])
-                for row in db.execute(
-                    "SELECT id, title, outlet, author, published, url, origin, text FROM articles"
-                )
-            }
-            sentences = {
-                row[0]: Span(row[1], row[2])
-                for row in db.execute("SELECT id, start_char, end_char FROM sentences")
-            }
-            passages = {
-                row[0]: StoredPassage(*row)
-                for row in db.execute(
-                    "SELECT id, article_id, first_sentence, last_sentence, start_char, end_char "
-                    "FROM passages"
-                )
-            }
-        return cls(articles, passages, sentences)
+        return cls(path)
 
     @property
     def articles(self) -> Mapping[str, Article]:
         return self._articles
 
     def passage(self, passage_id: int) -> StoredPassage:
-        return self._passages[passage_id]
+        return self._stored(self._passage_rows[_find(self._passage_ids, passage_id, "passage")])
 
     def passages_of(self, article_id: str) -> Sequence[StoredPassage]:
-        return self._by_article.get(article_id, ())
+        code = self.code_of.get(article_id)
+        if code is None:
+            return ()
+        first, last = self._article_starts[code], self._article_starts[code + 1]
+        return tuple(self._stored(row) for row in range(first, last))
 
     def sentence(self, sentence_id: int) -> Span:
-        return self._sentences[sentence_id]
+        start, end = self._sentence_spans[_find(self._sentence_ids, sentence_id, "sentence")]
+        return Span(int(start), int(end))
 
     def sentences_before(self, passage: StoredPassage, n: int) -> tuple[Span, ...]:
         # An article's sentence ids are consecutive, from its first passage's first one.
-        opening = self._by_article[passage.article_id][0].first_sentence
+        opening = self.passages_of(passage.article_id)[0].first_sentence
         ids = range(max(opening, passage.first_sentence - n), passage.first_sentence)
-        return tuple(self._sentences[i] for i in ids)
+        return tuple(self.sentence(i) for i in ids)
 
     def passage_count(self) -> int:
-        return len(self._passages)
+        return len(self._passage_ids)
 
     def sentence_count(self) -> int:
-        return len(self._sentences)
+        return len(self._sentence_ids)
 
     def passage_ids(self) -> list[int]:
-        return list(self._passages)
+        return [int(i) for i in self._passage_ids]
+
+    def passage_id_array(self) -> NDArray[np.int64]:
+        """Every passage id, ascending."""
+        ids: NDArray[np.int64] = self._passage_ids
+        return ids
+
+    def passage_article_codes(self) -> NDArray[np.int64]:
+        """Each passage's article (its index in ``sources``), in ``passage_id_array`` order."""
+        codes: NDArray[np.int64] = self._by_article_rows[self._passage_rows, 1]
+        return codes
+
+    def article_text(self, article_id: str) -> tuple[str, str | None] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT text, origin FROM articles WHERE id = ?", (article_id,)
+            ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def _stored(self, row: int) -> StoredPassage:
+        pid, code, first, last, start, end = (int(v) for v in self._by_article_rows[row])
+        return StoredPassage(pid, self.article_ids[code], first, last, start, end)
+
+
+class _Articles(Mapping[str, Article]):
+    """The articles by id; texts read from SQLite when asked for, the recent ones kept."""
+
+    def __init__(self, docs: SqliteDocuments) -> None:
+        self._docs = docs
+        self._kept: OrderedDict[str, Article] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __getitem__(self, article_id: str) -> Article:
+        with self._lock:
+            found = self._kept.get(article_id)
+            if found is not None:
+                self._kept.move_to_end(article_id)
+                return found
+        code = self._docs.code_of.get(article_id)
+        row = None if code is None else self._docs.article_text(article_id)
+        if code is None or row is None:
+            raise KeyError(article_id)
+        article = Article(self._docs.sources[code], text=row[0], origin=row[1])
+        with self._lock:
+            self._kept[article_id] = article
+            if len(self._kept) > _KEPT_ARTICLES:
+                self._kept.popitem(last=False)
+        return article
+
+    def __contains__(self, article_id: object) -> bool:
+        return article_id in self._docs.code_of
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._docs.article_ids)
+
+    def __len__(self) -> int:
+        return len(self._docs.article_ids)
+
+
+def _array(
+    db: sqlite3.Connection, query: str, width: int, codes: dict[str, int] | None
+) -> NDArray[np.int64]:
+    """A query's integer rows as one array; ``codes`` turns the second column's article
+    ids into their indexes."""
+    flat: list[int] = []
+    for row in db.execute(query):
+        if codes is None:
+            flat.extend(row)
+        else:
+            flat.append(row[0])
+            flat.append(codes[row[1]])
+            flat.extend(row[2:])
+    return np.asarray(flat, dtype=np.int64).reshape(-1, width)
+
+
+def _find(ids: NDArray[np.int64], wanted: int, what: str) -> int:
+    row = int(np.searchsorted(ids, wanted))
+    if row >= len(ids) or ids[row] != wanted:
+        raise KeyError(f"no {what} {wanted}")
+    return row
 
 
 def write(path: Path, previous: Path | None, changes: Changes) -> None:
