@@ -55,13 +55,22 @@ def cli() -> None:
 @click.argument("paths", nargs=-1)
 @_index_dir_option
 @click.option("--add", is_flag=True, help="Add to the index instead of replacing its articles.")
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="Keep the indexed articles (and add PATHS) and remake the vector index from the "
+    "stored vectors, retraining an approximate one; nothing is embedded again.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or warnings.")
-def index_command(paths: tuple[str, ...], index_dir: Path | None, add: bool, quiet: bool) -> None:
+def index_command(
+    paths: tuple[str, ...], index_dir: Path | None, add: bool, rebuild: bool, quiet: bool
+) -> None:
     """Index articles (default: the seed articles) so that questions can be asked.
 
     PATHS are files or folders of .txt, .md, .html or .jsonl articles, or http(s)
     URLs of pages or RSS/Atom feeds (each entry's page is added). Without --add the
-    index holds exactly these articles; unchanged ones are not embedded again.
+    index holds exactly these articles; unchanged ones are not embedded again. An
+    interrupted build starts again where it stopped: what was embedded is kept.
     """
     from qa.corpus.load import load
     from qa.encoders import get_encoder
@@ -71,10 +80,11 @@ def index_command(paths: tuple[str, ...], index_dir: Path | None, add: bool, qui
     settings = _settings(index_dir)
     if add and not paths:
         raise click.UsageError("--add needs the PATH or URL of the articles to add")
+    add = add or rebuild
     urls = [p for p in paths if _is_url(p)]
     files = [Path(p) for p in paths if not _is_url(p)]
     articles: list[Article] = []
-    if files or not urls:
+    if files or not (urls or rebuild):
         loaded = load(files or [settings.seeds_dir])
         articles.extend(loaded.articles)
         _warn(map(str, loaded.problems), quiet)
@@ -86,6 +96,7 @@ def index_command(paths: tuple[str, ...], index_dir: Path | None, add: bool, qui
         settings,
         lambda: get_encoder(settings),
         add=add,
+        retrain=rebuild,
         progress=not quiet,
     )
     for note in report.notes:
@@ -105,6 +116,8 @@ def index_command(paths: tuple[str, ...], index_dir: Path | None, add: bool, qui
         )
         if ids
     ]
+    if rebuild and not changes:
+        changes = ["vector index remade"]
     click.echo(
         f"Indexed {report.articles} articles, {report.passages} passages in {report.location}"
         f" ({', '.join(changes) or 'metadata updated'}; {report.embedded} passages embedded)."
@@ -269,11 +282,23 @@ def chat_command(
 
 @cli.command("articles")
 @click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@click.option("--stats", is_flag=True, help="Counts, the vector index, and when to rebuild it.")
 @_index_dir_option
-def articles_command(as_json: bool, index_dir: Path | None) -> None:
+def articles_command(as_json: bool, stats: bool, index_dir: Path | None) -> None:
     """List the indexed articles and their sources."""
     settings = _settings(index_dir)
-    docs = _snapshot(settings).documents
+    snapshot = _snapshot(settings)
+    if stats:
+        from qa.store import get_store
+
+        figures = get_store(settings).describe(snapshot)
+        if as_json:
+            _echo_json(figures)
+        else:
+            for key, value in figures.items():
+                click.echo(f"{key}: {value}")
+        return
+    docs = snapshot.documents
     rows = [
         article_out(a.source, len(docs.passages_of(a.id)))
         for a in sorted(docs.articles.values(), key=lambda a: (a.source.published or "", a.id))

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     device: str = Field("cpu", description="Torch device for the model.")
     store: str = Field("local", description="Where the index lives: local (index_dir).")
     batch_size: int = Field(32, ge=1, le=1024, description="Texts per model call when indexing.")
+    # Past this many passages the passage vectors are searched approximately (IVF);
+    # exact search of 50,000 takes about as long as IVF's of a million (README "Scale").
+    exact_max: int = Field(50_000, ge=0, description="Passages searched exactly at most.")
+    ivf_nprobe: int = Field(64, ge=1, description="IVF cells one search visits.")
     # "pooled": from the passage pass (one pass, a third of the model's work when
     # indexing); "separate": a second pass over every sentence. Pooled lost 0.023
     # MRR@10 on the seeds (hybrid), so separate stays the default (README "Encoders").

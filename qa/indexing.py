@@ -52,18 +52,20 @@ def build(
     encoder: Callable[[], Encoder],
     *,
     add: bool = False,
+    retrain: bool = False,
     progress: bool = False,
 ) -> BuildReport:
     """Make the index hold ``articles`` (``add``: the indexed ones as well).
 
     ``encoder`` is called only when something needs embedding, so an up-to-date
-    index is confirmed without loading the model.
+    index is confirmed without loading the model. ``retrain`` remakes the store's
+    search structures from the stored vectors even when nothing else changes.
     """
     with writing(store.location), store.writing():
         old, kept, notes = _previous(store, settings, add=add)
         target = dict(kept) if add else {}
         target.update((a.id, a) for a in articles)
-        return _write(store, target, old, settings, encoder, progress, notes)
+        return _write(store, target, old, settings, encoder, progress, notes, retrain)
 
 
 def remove(
@@ -124,6 +126,7 @@ def _write(
     get_encoder: Callable[[], Encoder],
     progress: bool,
     notes: list[str],
+    retrain: bool = False,
 ) -> BuildReport:
     chunking = chunking_of(settings)
     base = old if old is not None and old.manifest.chunking == chunking else None
@@ -134,7 +137,7 @@ def _write(
     deletes = tuple(sorted(set(before) - set(target)))
     old_articles = old.documents.articles if old is not None else {}
     passages = sum(len(base.documents.passages_of(i)) for i in unchanged) if base else 0
-    if base is not None and not to_split and not relabelled and not deletes:
+    if base is not None and not to_split and not relabelled and not deletes and not retrain:
         return BuildReport(
             store.location, len(target), passages, up_to_date=True, notes=tuple(notes)
         )
@@ -155,7 +158,8 @@ def _write(
         next_id=plan.next_id,
         versions=_library_versions(),
     )
-    store.write(Changes(manifest, upserts, relabelled, deletes, fresh=base is None))
+    fresh = base is None
+    store.write(Changes(manifest, upserts, relabelled, deletes, fresh=fresh, retrain=retrain))
     return BuildReport(
         store.location,
         len(target),

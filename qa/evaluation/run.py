@@ -15,9 +15,8 @@ from qa.encoders import Encoder
 from qa.evaluation.sets import EvalSet, Question, fold
 from qa.indexing import build, chunking_of
 from qa.retrieve import Query, Retriever
-from qa.store import Store, get_store
+from qa.store import Store, get_store, local_store
 from qa.store.base import Documents
-from qa.store.local import LocalStore
 from qa.types import Answer, Filters, Source
 
 TOP_QUOTES = 3
@@ -69,7 +68,7 @@ def store_for(
     if settings.encoder != "torch":  # indexes cached before encoders had names stay valid
         parts.append(settings.encoder)
     digest = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:12]
-    store = LocalStore(settings.cache_dir / "eval" / f"{slug}-{digest}", settings.lock_timeout)
+    store = local_store(settings, settings.cache_dir / "eval" / f"{slug}-{digest}")
     build(store, evalset.articles, settings, encoder, progress=progress)
     return store
 

@@ -7,6 +7,7 @@ A second store is one module implementing ``qa.store.base.Store`` plus a line in
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from qa.config import Settings
 from qa.errors import InputError
@@ -24,13 +25,21 @@ __all__ = [
     "StoredPassage",
     "check_encoder",
     "get_store",
+    "local_store",
 ]
 
 
 def _local(settings: Settings) -> Store:
+    return local_store(settings, settings.index_dir)
+
+
+def local_store(settings: Settings, index_dir: Path) -> Store:
+    """A folder store at ``index_dir`` with the settings' search parameters."""
     from qa.store.local import LocalStore
 
-    return LocalStore(settings.index_dir, settings.lock_timeout)
+    return LocalStore(
+        index_dir, settings.lock_timeout, exact_max=settings.exact_max, nprobe=settings.ivf_nprobe
+    )
 
 
 _BUILDERS: dict[str, Callable[[Settings], Store]] = {"local": _local}

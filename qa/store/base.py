@@ -132,6 +132,7 @@ class Changes:
     metadata: tuple[Article, ...] = ()  # same text, new metadata: no vectors change
     deletes: tuple[str, ...] = ()  # article ids
     fresh: bool = False
+    retrain: bool = False  # remake the search structures (an IVF index's cells) from all
 
 
 def indexed_text(article: Article, passage: StoredPassage, *, title: bool) -> str:
@@ -161,6 +162,20 @@ class Store(ABC):
     @abstractmethod
     def writing(self) -> WriteLock:
         """One writer at a time, across processes."""
+
+    def describe(self, snapshot: Snapshot) -> dict[str, object]:
+        """Figures about a snapshot for `qa articles --stats`; stores add their own."""
+        m = snapshot.manifest
+        return {
+            "location": self.location,
+            "version": snapshot.version,
+            "articles": m.articles,
+            "passages": m.passages,
+            "sentences": m.sentences,
+            "encoder": m.encoder,
+            "model": m.model,
+            "built_at": m.built_at,
+        }
 
     def last_good(self) -> Snapshot | None:
         """An intact earlier state to answer from while the current one is damaged."""

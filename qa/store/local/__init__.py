@@ -12,9 +12,6 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-import numpy as np
-
-from qa.encoders import Vectors
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexUnusableError
 from qa.integrity import damaged_files
 from qa.store.admission import Admission
@@ -22,7 +19,7 @@ from qa.store.base import Changes, Snapshot, Store, WriteLock, indexed_text
 from qa.store.local import documents, vectors, versions
 from qa.store.local.documents import SqliteDocuments
 from qa.store.local.lexical import Bm25Lexical
-from qa.store.local.vectors import FaissVectors
+from qa.store.local.vectors import FaissVectors, Layout
 from qa.store.manifest import FORMAT_VERSION, REBUILD_HINT, Manifest
 from qa.types import Article
 
@@ -30,15 +27,25 @@ STORE = "store.sqlite"
 PASSAGE_VECTORS = "passages.faiss"
 SENTENCE_VECTORS = "sentences.faiss"
 LEXICAL = "bm25"
+PASSAGE_INDEX = "passage_index"  # the manifest's record of the passage vectors' Layout
 
 
 class LocalStore(Store):
     """An index folder; a snapshot is one version, loaded into memory."""
 
-    def __init__(self, index_dir: Path, lock_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        index_dir: Path,
+        lock_timeout: float = 60.0,
+        *,
+        exact_max: int = vectors.EXACT_MAX,
+        nprobe: int = vectors.NPROBE,
+    ) -> None:
         self.index_dir = index_dir
         self.location = str(index_dir)
         self.lock_timeout = lock_timeout
+        self.exact_max = exact_max  # passages searched exactly; past it, IVF
+        self.nprobe = nprobe
         self._last: Snapshot | None = None  # the snapshot last opened, reused by writes
 
     def current_version(self) -> str | None:
@@ -92,7 +99,7 @@ class LocalStore(Store):
             admission = Admission(
                 docs.sources, docs.passage_id_array(), docs.passage_article_codes()
             )
-            passage_vectors = FaissVectors.read(folder / PASSAGE_VECTORS, admission)
+            passage_vectors = FaissVectors.read(folder / PASSAGE_VECTORS, admission, self.nprobe)
             sentence_vectors = FaissVectors.read(folder / SENTENCE_VECTORS)
             lexical = Bm25Lexical.load(folder / LEXICAL, admission)
         except (OSError, RuntimeError, sqlite3.Error, ValueError, KeyError) as exc:
@@ -145,13 +152,15 @@ class LocalStore(Store):
             else [s for a in gone for p in old.documents.passages_of(a) for s in p.sentence_ids]
         )
         dimension = changes.manifest.dimension
+        layout, remake = self._layout(old, changes, docs.passage_count())
         vectors.write(
             build / PASSAGE_VECTORS,
             previous and previous / PASSAGE_VECTORS,
             dimension,
             removed_passages,
             [p.id for n in changes.upserts for p in n.passages],
-            _stack([n.passage_vectors for n in changes.upserts], dimension),
+            [n.passage_vectors for n in changes.upserts],
+            layout=layout if remake else None,
         )
         vectors.write(
             build / SENTENCE_VECTORS,
@@ -159,7 +168,7 @@ class LocalStore(Store):
             dimension,
             sorted(set(removed_sentences)),
             [sid for n in changes.upserts for sid, _ in n.sentences],
-            _stack([n.sentence_vectors for n in changes.upserts], dimension),
+            [n.sentence_vectors for n in changes.upserts],
         )
         ids = sorted(docs.passage_ids())
         title = changes.manifest.passage_title()
@@ -173,9 +182,41 @@ class LocalStore(Store):
             articles=len(docs.articles),
             passages=docs.passage_count(),
             sentences=docs.sentence_count(),
+            extra={**changes.manifest.extra, PASSAGE_INDEX: layout.to_dict()},
         )
         (build / versions.MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
         versions.publish(self.index_dir, build)
+
+    def describe(self, snapshot: Snapshot) -> dict[str, object]:
+        """Adds the passage vectors' layout, the version's bytes on disk, and whether
+        `qa index --rebuild` is due."""
+        layout = layout_of(snapshot.manifest)
+        folder = self.index_dir / snapshot.version
+        size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+        due = layout.retrain_due(snapshot.manifest.passages, self.exact_max)
+        search = "exact" if layout.kind == "flat" else f"IVF, {layout.nlist} cells"
+        return {
+            **super().describe(snapshot),
+            "passage search": search
+            + ("" if layout.kind == "flat" else f", trained on {layout.trained_on:,} passages")
+            + ("" if layout.kind == "flat" else f", {self.nprobe} visited per search"),
+            "exact search up to": self.exact_max,
+            "bytes on disk": size,
+            "rebuild due": due or "no",
+        }
+
+    def _layout(self, old: Snapshot | None, changes: Changes, size: int) -> tuple[Layout, bool]:
+        """The passage vectors' layout after ``changes``, and whether to make it anew:
+        on a rebuild, and once when an exact index grows past ``exact_max``."""
+        before = None if old is None else layout_of(old.manifest)
+        if before is None or changes.retrain or (before.kind == "flat" and size > self.exact_max):
+            return vectors.layout_for(size, self.exact_max), True
+        return before, False
+
+
+def layout_of(manifest: Manifest) -> Layout:
+    """How an index's passage vectors are searched (flat for indexes from before IVF)."""
+    return Layout.from_dict(manifest.extra.get(PASSAGE_INDEX))
 
 
 def read_manifest(folder: Path) -> Manifest:
@@ -193,10 +234,6 @@ def read_manifest(folder: Path) -> Manifest:
             f"{FORMAT_VERSION}. {REBUILD_HINT}."
         )
     return manifest
-
-
-def _stack(parts: list[Vectors], dimension: int) -> Vectors:
-    return np.vstack(parts) if parts else np.zeros((0, dimension), dtype=np.float32)
 
 
 def _short(exc: BaseException) -> str:

@@ -67,7 +67,7 @@ class Bm25Lexical:
         if not len(ids):
             return cls(bm25s.BM25(), ids, admission)
         _quiet_bm25s()
-        model = bm25s.BM25.load(str(folder), show_progress=False)
+        model = bm25s.BM25.load(str(folder), mmap=True, show_progress=False)
         return cls(model, ids, admission)
 
     def search(self, questions: Sequence[str], k: int, filters: Filters) -> list[list[Scored]]:
@@ -82,9 +82,22 @@ class Bm25Lexical:
             scores = self._model.get_scores(tokens)
             if mask is not None:
                 scores = np.where(mask, scores, 0.0)
-            top = np.argsort(-scores, kind="stable")[:k]
-            found[row] = [Scored(int(self.ids[i]), float(scores[i])) for i in top if scores[i] > 0]
+            found[row] = [Scored(int(self.ids[i]), float(scores[i])) for i in top_k(scores, k)]
         return found
+
+
+def top_k(scores: NDArray[np.float32], k: int) -> NDArray[np.intp]:
+    """The rows of the ``k`` highest positive scores, best first, ties in row order (as a
+    stable sort of every score would give), without sorting a million scores."""
+    rows = np.flatnonzero(scores > 0)
+    if len(rows) > k:
+        cut = np.partition(scores[rows], len(rows) - k)[len(rows) - k]
+        above = rows[scores[rows] > cut]
+        ties = rows[scores[rows] == cut][: k - len(above)]
+        rows = np.concatenate([above, ties])
+    order = np.lexsort((rows, -scores[rows]))
+    picked: NDArray[np.intp] = rows[order]
+    return picked
 
 
 def _tokenize(texts: Sequence[str], *, ids: bool = True) -> Any:
