@@ -56,6 +56,13 @@ def free_port() -> int:
 @contextmanager
 def server(index_dir: Path, retriever: str) -> Iterator[str]:
     """A real `qa serve` process, as `make run` starts it."""
+    with serving(index_dir, retriever) as (url, _):
+        yield url
+
+
+@contextmanager
+def serving(index_dir: Path, retriever: str) -> Iterator[tuple[str, int]]:
+    """``server``'s address and its process id."""
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "QA_RETRIEVER": retriever}
     env.pop("TELEGRAM_BOT_TOKEN", None)
@@ -77,7 +84,7 @@ def server(index_dir: Path, retriever: str) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"qa serve did not become ready (exit {process.returncode})")
             time.sleep(0.1)
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+import json
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
-
-import numpy as np
+from typing import Any
 
 from qa import sentence_vectors
+from qa.checkpoints import Checkpoints
 from qa.config import Settings
 from qa.corpus.split import chunk
-from qa.encoders import Encoder
+from qa.encoders import Encoder, Vectors
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, UnknownArticleError
 from qa.failures import writing
 from qa.recovery import recover
@@ -27,7 +30,7 @@ from qa.sentence_vectors import Member
 from qa.store import Changes, Manifest, NewArticle, Snapshot, Store, StoredPassage, check_encoder
 from qa.store.base import indexed_text
 from qa.store.manifest import FORMAT_VERSION
-from qa.types import Article, Span
+from qa.types import Article, Chunks, Passage, Source, Span
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,9 +145,10 @@ def _write(
             store.location, len(target), passages, up_to_date=True, notes=tuple(notes)
         )
     plan = _Plan(base.manifest.next_id if base is not None else 1)
-    for article in to_split:
-        plan.split(article, settings)
-    upserts, dimension = plan.embedded(base, get_encoder, settings, progress)
+    for article, chunks in zip(to_split, split_all(to_split, settings), strict=True):
+        plan.add(article, chunks, settings)
+    checkpoints = Checkpoints(store.checkpoint_dir(settings.cache_dir))
+    upserts, dimension = plan.embedded(base, get_encoder, settings, progress, checkpoints)
     manifest = Manifest(
         format=FORMAT_VERSION,
         model=settings.model,
@@ -160,6 +164,7 @@ def _write(
     )
     fresh = base is None
     store.write(Changes(manifest, upserts, relabelled, deletes, fresh=fresh, retrain=retrain))
+    checkpoints.clear()
     return BuildReport(
         store.location,
         len(target),
@@ -170,6 +175,39 @@ def _write(
         embedded=len(plan.texts),
         notes=tuple(notes),
     )
+
+
+PARALLEL_SPLIT = 2000  # articles from which splitting is spread over every core
+
+
+def split_all(articles: Sequence[Article], settings: Settings) -> Iterator[Chunks]:
+    """Each article's sentences and passages, in order. Splitting sentences (syntok, pure
+    Python) is most of a build's time besides the model, so a large build spreads it
+    over every core."""
+    limits = (settings.passage_sentences, settings.passage_max_chars)
+    workers = os.cpu_count() or 1
+    if len(articles) < PARALLEL_SPLIT or workers == 1:
+        for article in articles:
+            yield _chunk(article, *limits)
+        return
+    # forkserver: a fork of this process (which may run the model's threads) is unsafe.
+    context = multiprocessing.get_context("forkserver")
+    with context.Pool(workers) as pool:
+        work = ((a.text, *limits) for a in articles)
+        for article, (sentences, passages) in zip(
+            articles, pool.imap(_split_text, work, chunksize=64), strict=True
+        ):
+            yield Chunks(article, sentences, passages)
+
+
+def _chunk(article: Article, max_sentences: int, max_chars: int) -> Chunks:
+    return chunk(article, max_sentences=max_sentences, max_chars=max_chars)
+
+
+def _split_text(work: tuple[str, int, int]) -> tuple[tuple[Span, ...], tuple[Passage, ...]]:
+    text, max_sentences, max_chars = work
+    chunks = _chunk(Article(Source("-"), text), max_sentences, max_chars)
+    return chunks.sentences, chunks.passages
 
 
 def chunking_of(settings: Settings) -> dict[str, int]:
@@ -199,10 +237,7 @@ class _Plan:
         self.members: list[list[Member]] = []  # each passage's sentences within its input
         self.sentence_texts: list[str] = []
 
-    def split(self, article: Article, settings: Settings) -> None:
-        chunks = chunk(
-            article, max_sentences=settings.passage_sentences, max_chars=settings.passage_max_chars
-        )
+    def add(self, article: Article, chunks: Chunks, settings: Settings) -> None:
         first = self.next_id
         row = len(self.sentence_texts)
         sentences = [(first + i, span) for i, span in enumerate(chunks.sentences)]
@@ -239,43 +274,145 @@ class _Plan:
         get_encoder: Callable[[], Encoder],
         settings: Settings,
         progress: bool,
+        checkpoints: Checkpoints,
     ) -> tuple[tuple[NewArticle, ...], int]:
-        """The articles with their vectors, and the vectors' dimension."""
-        if self.texts or self.sentence_texts or base is None:
-            encoder = get_encoder()
+        """The articles with their vectors, and the vectors' dimension.
+
+        Embedded in batches of whole articles, each saved in ``checkpoints`` before the
+        next, so a build stopped part-way embeds only what it had not done.
+        """
+        batches = self._batches()
+        keys = [self._key(batch, settings) for batch in batches]
+        found = [
+            checkpoints.load(key, b.passages, b.sentences)
+            for key, b in zip(keys, batches, strict=True)
+        ]
+        # The model is loaded first, so that an error loading it comes before any bar.
+        needed = any(f is None for f in found) or (base is None and not batches)
+        encoder = get_encoder() if needed else None
+        bar = _bar(
+            progress,
+            len(self.texts),
+            sum(b.passages for b, f in zip(batches, found, strict=True) if f),
+            len(self.sentence_texts),
+        )
+        done: list[tuple[Vectors, Vectors]] = []
+        for batch, key, saved in zip(batches, keys, found, strict=True):
+            if saved is None:
+                assert encoder is not None
+                vectors = self._embed(batch, encoder, settings)
+                checkpoints.save(key, *vectors)
+                saved = checkpoints.load(key, batch.passages, batch.sentences) or vectors
+                if bar is not None:
+                    bar.update(batch.passages)
+            done.append(saved)
+        if bar is not None:
+            bar.close()
+        if encoder is not None:
             dimension = encoder.dimension
-            label = f"Embedding {len(self.texts)} passages and {len(self.sentence_texts)} sentences"
-            passage_rows, sentence_rows = sentence_vectors.embed(
-                encoder,
-                self.texts,
-                self.members,
-                self.sentence_texts,
-                method=settings.sentence_vectors,
-                batch_size=settings.batch_size,
-                progress=label if progress else None,
-            )
+        elif done:
+            dimension = int(done[0][0].shape[1])
         else:
-            dimension = base.manifest.dimension
-            passage_rows = sentence_rows = np.zeros((0, dimension), dtype=np.float32)
+            dimension = base.manifest.dimension if base is not None else 0
         if base is not None and base.manifest.dimension != dimension:
             raise IndexMismatchError(
                 f"the model {settings.model!r} makes {dimension}-dimensional vectors, the index "
                 f"holds {base.manifest.dimension}-dimensional ones. Run `qa index` to rebuild it."
             )
         out = []
-        p = s = 0
-        for article, passages, sentences in self.articles:
-            out.append(
-                NewArticle(
-                    article,
-                    tuple(passages),
-                    tuple(sentences),
-                    passage_rows[p : p + len(passages)],
-                    sentence_rows[s : s + len(sentences)],
+        for batch, (passage_rows, sentence_rows) in zip(batches, done, strict=True):
+            p = s = 0
+            for article, passages, sentences in self.articles[batch.first : batch.last]:
+                out.append(
+                    NewArticle(
+                        article,
+                        tuple(passages),
+                        tuple(sentences),
+                        passage_rows[p : p + len(passages)],
+                        sentence_rows[s : s + len(sentences)],
+                    )
                 )
-            )
-            p, s = p + len(passages), s + len(sentences)
+                p, s = p + len(passages), s + len(sentences)
         return tuple(out), dimension
+
+    def _batches(self) -> list[_Batch]:
+        """Runs of whole articles of about ``BATCH_PASSAGES`` passages each."""
+        out: list[_Batch] = []
+        first = passage = sentence = 0
+        p0 = s0 = 0
+        for i, (_, passages, sentences) in enumerate(self.articles):
+            passage += len(passages)
+            sentence += len(sentences)
+            if passage - p0 >= BATCH_PASSAGES or i == len(self.articles) - 1:
+                out.append(_Batch(first, i + 1, p0, passage, s0, sentence))
+                first, p0, s0 = i + 1, passage, sentence
+        return out
+
+    def _key(self, batch: _Batch, settings: Settings) -> str:
+        """Names a batch by everything its vectors depend on."""
+        head = [settings.encoder, settings.model, settings.sentence_vectors]
+        head.append(json.dumps(chunking_of(settings), sort_keys=True))
+        parts = [
+            *head,
+            *self.texts[batch.p0 : batch.p1],
+            "",
+            *self.sentence_texts[batch.s0 : batch.s1],
+        ]
+        parts += [
+            str(m.start) + ":" + str(m.end) for g in self.members[batch.p0 : batch.p1] for m in g
+        ]
+        return Checkpoints.key(parts)
+
+    def _embed(
+        self, batch: _Batch, encoder: Encoder, settings: Settings
+    ) -> tuple[Vectors, Vectors]:
+        members = [
+            [Member(m.sentence - batch.s0, m.start, m.end) for m in group]
+            for group in self.members[batch.p0 : batch.p1]
+        ]
+        return sentence_vectors.embed(
+            encoder,
+            self.texts[batch.p0 : batch.p1],
+            members,
+            self.sentence_texts[batch.s0 : batch.s1],
+            method=settings.sentence_vectors,
+            batch_size=settings.batch_size,
+            progress=None,
+        )
+
+
+BATCH_PASSAGES = 2048  # passages per saved batch: what a stopped build may lose
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    """Articles ``first:last`` of a plan, with their passages ``p0:p1`` and sentences
+    ``s0:s1``."""
+
+    first: int
+    last: int
+    p0: int
+    p1: int
+    s0: int
+    s1: int
+
+    @property
+    def passages(self) -> int:
+        return self.p1 - self.p0
+
+    @property
+    def sentences(self) -> int:
+        return self.s1 - self.s0
+
+
+def _bar(progress: bool, passages: int, done: int, sentences: int) -> Any:
+    """A progress bar of passages embedded (with their sentences): rate and time left."""
+    if not progress or passages == done:
+        return None
+    from tqdm import tqdm
+
+    label = f"Embedding {passages} passages and {sentences} sentences"
+    return tqdm(total=passages, initial=done, desc=label, unit="passage")
 
 
 def _library_versions() -> dict[str, str]:

@@ -404,7 +404,7 @@ def test_crash_while_writing_leaves_the_old_index_in_use(
     run([A, B])
     old = opened(fake_settings.index_dir)
 
-    def crash(*args: object) -> None:
+    def crash(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
     monkeypatch.setattr("qa.store.local.vectors.write", crash)

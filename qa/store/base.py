@@ -9,9 +9,11 @@ snapshot, so it never sees half of a write.
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from qa.encoders.base import Vectors
@@ -162,6 +164,11 @@ class Store(ABC):
     @abstractmethod
     def writing(self) -> WriteLock:
         """One writer at a time, across processes."""
+
+    def checkpoint_dir(self, cache_dir: Path) -> Path:
+        """Where a build keeps its embedded batches until it is published."""
+        name = hashlib.sha256(self.location.encode()).hexdigest()[:16]
+        return cache_dir / "embedded" / name
 
     def describe(self, snapshot: Snapshot) -> dict[str, object]:
         """Figures about a snapshot for `qa articles --stats`; stores add their own."""

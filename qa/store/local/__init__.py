@@ -27,6 +27,7 @@ STORE = "store.sqlite"
 PASSAGE_VECTORS = "passages.faiss"
 SENTENCE_VECTORS = "sentences.faiss"
 LEXICAL = "bm25"
+CHECKPOINTS = ".embedded"  # a build's embedded batches, until it is published
 PASSAGE_INDEX = "passage_index"  # the manifest's record of the passage vectors' Layout
 
 
@@ -186,6 +187,9 @@ class LocalStore(Store):
         )
         (build / versions.MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
         versions.publish(self.index_dir, build)
+
+    def checkpoint_dir(self, cache_dir: Path) -> Path:
+        return self.index_dir / CHECKPOINTS
 
     def describe(self, snapshot: Snapshot) -> dict[str, object]:
         """Adds the passage vectors' layout, the version's bytes on disk, and whether

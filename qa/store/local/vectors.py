@@ -213,16 +213,16 @@ def _new_index(layout: Layout, dimension: int) -> Any:
 
 def _train(index: Any, parts: Sequence[Vectors]) -> None:
     """k-means on a sample of every part, with every core."""
-    total = sum(len(p) for p in parts)
+    ends = np.cumsum([len(p) for p in parts])
+    total = int(ends[-1]) if len(ends) else 0
     take = min(total, index.nlist * _TRAIN_PER_CELL)
     rows = np.sort(np.random.default_rng(_SEED).choice(total, size=take, replace=False))
+    owner = np.searchsorted(ends, rows, side="right")  # which part holds each row
+    held, first = np.unique(owner, return_index=True)  # rows are sorted: runs per part
     sample = []
-    offset = 0
-    for part in parts:
-        mine = rows[(rows >= offset) & (rows < offset + len(part))] - offset
-        if len(mine):
-            sample.append(np.asarray(part[mine], dtype=np.float32))
-        offset += len(part)
+    for part, a, b in zip(held, first, [*first[1:], len(rows)], strict=True):
+        mine = rows[a:b] - (ends[part] - len(parts[part]))
+        sample.append(np.asarray(parts[part][mine], dtype=np.float32))
     threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(os.cpu_count() or 1)
     try:
