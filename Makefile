@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test soak install index lint bench bench-index clean chromium screenshot
+.PHONY: run test soak install index lint bench bench-index bench-scale clean chromium screenshot
 
 run: index ## Build the index if it is missing or stale, then serve the page and API on 127.0.0.1:8000
 	$(BIN)/qa serve
@@ -36,6 +36,9 @@ install: $(VENV)/.installed
 
 bench: $(VENV)/.installed ## Latency and throughput of the HTTP API and the encoders (prints a table)
 	$(BIN)/python -m bench.api
+
+bench-scale: $(VENV)/.installed ## Indexes of 10,000, 100,000 and 1,000,000 passages: build, memory, latency, recall (prints a table; about an hour)
+	$(BIN)/python -m bench.scale
 
 bench-index: $(VENV)/.installed ## `qa index` of SciFact from scratch beside a bare PyTorch encode
 	$(BIN)/python -m bench.index

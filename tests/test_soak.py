@@ -5,7 +5,7 @@ It passes only if no request fails, every quote is ``text[start:end]`` of its ar
 in the index version that answered (the X-Index-Version headers say which), no answer
 comes from a version older than the last write that had returned when it was asked
 (so none cites an article after its DELETE returned), and the first question asked
-after a write returned is answered by that write's version.
+after a write returned is answered by that write's version within a second.
 
 `make test` runs it for SOAK_SECONDS (default 12); `make soak` for 60 seconds, and it
 prints the figures the README's reliability table gives.
@@ -71,7 +71,8 @@ class Log:
     def record(self, version: str, texts: dict[str, str], returned: float) -> None:
         self.texts[version] = texts
         self.order[version] = len(self.order)
-        self.published.append((returned, version))
+        if (returned, version) not in self.published:
+            self.published.append((returned, version))
 
     def oldest_allowed(self, asked: float) -> int:
         """The write number of the last write that had returned before ``asked``."""
@@ -144,13 +145,14 @@ async def write(url: str, log: Log, texts: dict[str, str], until: float) -> None
                 log.failures.append(f"{kind} {response.status_code}: {response.text[:200]}")
                 return
             version = response.headers["X-Index-Version"]
+            log.published.append((returned, version))  # answers from older versions are stale
+            await check_fresh(client, log, kind, article_id, questions, returned)
             if kind != "delete":  # the stored (cleaned) text, from the version just made
                 stored = await client.get(f"/articles/{article_id}")
                 assert stored.headers["X-Index-Version"] == version  # the only writer
                 texts = {**texts, article_id: stored.json()["text"]}
             log.record(version, texts, returned)
             log.writes[kind] += 1
-            await check_fresh(client, log, kind, article_id, questions, returned)
 
 
 async def check_fresh(
@@ -233,5 +235,8 @@ def test_soak_under_writes_loses_nothing_and_quotes_exactly(seed_copy: Path) -> 
     )
     assert log.failures == []
     assert wrong == []
+    # The issue's promise: an article answers its own question within a second of the
+    # write returning (the first question asked after it, among 16 busy clients).
+    assert fresh[-1] <= 1000, f"the slowest first answer after a write took {fresh[-1]:.0f} ms"
     assert min(log.writes.values()) >= 1, log.writes
     assert len(log.answers) > CLIENTS
