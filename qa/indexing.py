@@ -66,9 +66,18 @@ def build(
     """
     with writing(store.location), store.writing():
         old, kept, notes = _previous(store, settings, add=add)
-        target = dict(kept) if add else {}
-        target.update((a.id, a) for a in articles)
-        return _write(store, target, old, settings, encoder, progress, notes, retrain)
+        new = {a.id: a for a in articles}
+        return _write(
+            store,
+            new,
+            kept if add else {},
+            old,
+            settings,
+            encoder,
+            progress,
+            notes,
+            retrain=retrain,
+        )
 
 
 def remove(
@@ -83,9 +92,9 @@ def remove(
                 f"no article with the id {unknown[0]!r} in the index; "
                 "list the ids with `qa articles` (or GET /articles)"
             )
-        gone = set(article_ids)
-        target = {i: a for i, a in kept.items() if i not in gone}
-        return _write(store, target, old, settings, encoder, False, notes)
+        return _write(
+            store, {}, kept, old, settings, encoder, False, notes, drop=frozenset(article_ids)
+        )
 
 
 def _previous(
@@ -123,23 +132,37 @@ def _previous(
 
 def _write(
     store: Store,
-    target: Mapping[str, Article],
+    new: Mapping[str, Article],
+    kept: Mapping[str, Article],
     old: Snapshot | None,
     settings: Settings,
     get_encoder: Callable[[], Encoder],
     progress: bool,
     notes: list[str],
+    *,
     retrain: bool = False,
+    drop: frozenset[str] = frozenset(),
 ) -> BuildReport:
+    """Write ``new`` (added, replaced or unchanged) beside the ``kept`` articles, less
+    ``drop``. Only the ids of ``kept`` are read, unless the index must be made anew, so
+    adding one article to a large index reads no other article's text."""
     chunking = chunking_of(settings)
     base = old if old is not None and old.manifest.chunking == chunking else None
+    if base is None:  # every article is split and embedded again
+        new = {**{i: kept[i] for i in kept if i not in drop}, **new}
+        kept = {}
+    keep = {i for i in kept if i not in new and i not in drop}
     before = base.documents.articles if base is not None else {}
-    unchanged = {i for i, a in target.items() if i in before and before[i].text_hash == a.text_hash}
-    to_split = [a for i, a in target.items() if i not in unchanged]
-    relabelled = tuple(target[i] for i in sorted(unchanged) if not _same(target[i], before[i]))
-    deletes = tuple(sorted(set(before) - set(target)))
+    same = {i for i, a in new.items() if i in before and before[i].text_hash == a.text_hash}
+    to_split = [a for i, a in new.items() if i not in same]
+    relabelled = tuple(new[i] for i in sorted(same) if not _same(new[i], before[i]))
+    target = keep | set(new)
+    deletes = tuple(sorted(i for i in before if i not in target))
     old_articles = old.documents.articles if old is not None else {}
-    passages = sum(len(base.documents.passages_of(i)) for i in unchanged) if base else 0
+    passages = 0
+    if base is not None:
+        gone = set(deletes) | {a.id for a in to_split if a.id in before}
+        passages = base.manifest.passages - sum(len(base.documents.passages_of(i)) for i in gone)
     if base is not None and not to_split and not relabelled and not deletes and not retrain:
         return BuildReport(
             store.location, len(target), passages, up_to_date=True, notes=tuple(notes)
@@ -169,9 +192,9 @@ def _write(
         store.location,
         len(target),
         manifest.passages,
-        added=tuple(a for a in target if a not in old_articles),
+        added=tuple(i for i in new if i not in old_articles),
         updated=tuple(a.id for a in to_split if a.id in old_articles),
-        removed=tuple(sorted(set(old_articles) - set(target))),
+        removed=tuple(sorted(i for i in old_articles if i not in target)),
         embedded=len(plan.texts),
         notes=tuple(notes),
     )
