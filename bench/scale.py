@@ -40,6 +40,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -149,32 +150,45 @@ class Row:
     seed_mrr: float = 0.0
 
 
-def _build_child(
-    index_dir: str, corpus: list[Article], encoder: Encoder | None, out: object
-) -> None:
+def _build_child(index_dir: str, size: int, known: dict[str, np.ndarray] | None, out: Any) -> None:
+    """Make the corpus of ``size`` passages and index it: with the real encoder when
+    ``known`` is None, else replaying it."""
+    corpus = seeds() + (list(articles(size, sentence_pool())) if size else [])
     settings = Settings(index_dir=Path(index_dir))
+    encoder = (
+        get_encoder(settings) if known is None else Replayed(known, len(next(iter(known.values()))))
+    )
     started = time.perf_counter()
-    store = local_store(settings, Path(index_dir))
-    real = encoder or get_encoder(settings)
-    report = build(store, corpus, settings, lambda: real)
+    report = build(local_store(settings, Path(index_dir)), corpus, settings, lambda: encoder)
     elapsed = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    out.put((elapsed, report.passages, peak))  # type: ignore[attr-defined]
+    out.put((elapsed, report.passages, peak))
 
 
 def timed_build(
-    index_dir: Path, corpus: list[Article], encoder: Encoder | None
+    index_dir: Path, size: int, known: dict[str, np.ndarray] | None
 ) -> tuple[float, int, float]:
-    """Build in a forked process, so that its peak memory is its own."""
-    context = multiprocessing.get_context("fork")
+    """Build in a process of its own (spawned: FAISS's and BLAS's threads do not survive a
+    fork), so that its time and peak memory are its own. A finished build's figures are
+    kept beside it, and reused when the benchmark is run again on the same folder."""
+    record = index_dir.with_suffix(".json")
+    if record.is_file() and (index_dir / "CURRENT").is_file():
+        seconds, passages, peak = json.loads(record.read_text())
+        return float(seconds), int(passages), float(peak)
+    context = multiprocessing.get_context("spawn")
     out = context.Queue()
-    child = context.Process(target=_build_child, args=(str(index_dir), corpus, encoder, out))
+    child = context.Process(target=_build_child, args=(str(index_dir), size, known, out))
     child.start()
     result = out.get()
     child.join()
     if child.exitcode != 0:
         raise SystemExit(f"the build of {index_dir} failed")
+    record.write_text(json.dumps(result))
     return result  # type: ignore[no-any-return]
+
+
+def seeds() -> list[Article]:
+    return list(load_files([ROOT / "seeds"]).articles)
 
 
 def harvest(index_dir: Path) -> dict[str, np.ndarray]:
@@ -275,21 +289,17 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="qa-scale-"))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     pool = sentence_pool()
-    seeds = list(load_files([ROOT / "seeds"]).articles)
     asked = questions()
     print(f"{len(pool):,} real sentences; indexes in {work}", file=sys.stderr)
     rows: list[Row] = []
-    # The real builds come first, each in a process of its own, before this process
-    # starts ONNX Runtime's threads (a process forked after that may hang).
     seed_only = work / "seeds"
-    timed_build(seed_only, seeds, None)
+    timed_build(seed_only, 0, None)
     rows.append(
         Row("seeds alone", LocalStore(seed_only).open().manifest.passages, "", 0, 0, 0, 0, "exact")
     )
     seed_figures(seed_only, rows[0])
     real_dir = work / "real"
-    corpus = seeds + list(articles(args.real, pool))
-    seconds, passages, peak = timed_build(real_dir, corpus, None)
+    seconds, passages, peak = timed_build(real_dir, args.real, None)
     rows.append(
         Row(
             f"{passages:,}",
@@ -303,13 +313,10 @@ def main() -> None:
         )
     )
     known = harvest(real_dir)
-    replay = Replayed(known, len(next(iter(known.values()))))
     encoder = get_encoder(Settings())
     for size in sizes:
         index_dir = work / f"n{size}"
-        corpus = seeds + list(articles(size, pool))
-        seconds, passages, peak = timed_build(index_dir, corpus, replay)
-        del corpus
+        seconds, passages, peak = timed_build(index_dir, size, known)
         snapshot = local_store(Settings(), index_dir).open()
         search = "IVF" if snapshot.passage_vectors.approximate else "exact"  # type: ignore[attr-defined]
         row = Row(
