@@ -208,7 +208,7 @@ class Service:
         query = Query(question, self.settings.k if k is None else k, filters or Filters())
         check_question(query.question, self.settings)  # fails alone, not with its batch
         check_k(query.k, self.settings)
-        if self._retriever is None:  # after an outage, try again before saying no
+        if self._retriever is None and self.problem != "loading":  # after an outage: again
             await asyncio.get_running_loop().run_in_executor(self._writer, self._load_again)
         self.retriever()  # not ready: say so now
         if self._queue is None:

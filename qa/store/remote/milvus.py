@@ -156,13 +156,14 @@ class Milvus:
                 if name == self.passages
                 else self._sentence_schema(dimension)
             )
+            slow = max(self.timeout, 30.0)
             client.create_collection(
-                name,
-                schema=schema,
-                index_params=indexes,
-                consistency_level="Bounded",
-                timeout=max(self.timeout, 30.0),
+                name, schema=schema, consistency_level="Bounded", timeout=slow
             )
+            # An empty collection's indexes are built at once; pymilvus would poll each
+            # index's state every half second.
+            client.create_index(name, indexes, timeout=slow, sync=False)
+            client.load_collection(name, timeout=slow)
 
     def _passage_schema(self, dimension: int) -> tuple[Any, Any]:
         from pymilvus import DataType, Function, FunctionType
