@@ -327,6 +327,51 @@ def remove_command(article_ids: tuple[str, ...], index_dir: Path | None) -> None
     )
 
 
+@cli.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@_index_dir_option
+def export_command(file: Path, index_dir: Path | None) -> None:
+    """Write the index's articles with their passages and vectors to FILE (JSON Lines),
+    for `qa import` into another store (QA_STORE) without embedding again."""
+    from qa.recovery import open_served
+    from qa.store import get_store
+    from qa.transfer import export
+
+    store = get_store(_settings(index_dir))
+    try:
+        snapshot, warning = open_served(store)
+        if warning:
+            click.echo(f"warning: {_one_line(warning)}", err=True)
+        partial = file.with_name(f".{file.name}.partial")
+        with open(partial, "w", encoding="utf-8") as out:
+            count = export(snapshot, out)
+        partial.replace(file)
+    finally:
+        store.close()
+    click.echo(f"Exported {count} articles from {store.location} to {file}.")
+
+
+@cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_index_dir_option
+def import_command(file: Path, index_dir: Path | None) -> None:
+    """Load FILE, written by `qa export`, into the store QA_STORE names, in place of
+    what it holds; the vectors are used as they are."""
+    from qa.store import get_store
+    from qa.transfer import read, write
+
+    manifest, articles = read(file)
+    store = get_store(_settings(index_dir))
+    try:
+        count = write(store, manifest, articles)
+    finally:
+        store.close()
+    click.echo(
+        f"Imported {count} articles ({manifest.passages} passages, model {manifest.model}) "
+        f"into {store.location}."
+    )
+
+
 @cli.command("check")
 @_index_dir_option
 @click.option(

@@ -19,6 +19,7 @@ import numpy as np
 
 from qa.encoders.base import Vectors
 from qa.errors import InputError
+from qa.failures import writing
 from qa.store.base import Changes, NewArticle, Snapshot, Store, StoredPassage
 from qa.store.manifest import FORMAT_VERSION, Manifest
 from qa.types import Article, Source, Span
@@ -55,7 +56,7 @@ def copy(snapshot: Snapshot, store: Store) -> int:
 
 def write(store: Store, manifest: Manifest, articles: Iterable[NewArticle]) -> int:
     upserts = tuple(articles)
-    with store.writing():
+    with writing(store.location), store.writing():
         store.write(Changes(manifest, upserts, fresh=True))
     return len(upserts)
 

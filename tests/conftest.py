@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
@@ -117,12 +116,13 @@ class Remote:
         """``base`` moved to a new, empty Milvus + PostgreSQL store."""
         self._made += 1
         name = f"qa_t{self._made}"
-        return base.model_copy(
-            update={
+        return Settings(
+            **{
+                **dict(base),
                 "store": "milvus",
                 "milvus_uri": self.milvus.uri,
                 "milvus_collection_prefix": name,
-                "database_url": SecretStr(self.postgres.new_database(name)),
+                "database_url": self.postgres.new_database(name),
                 "store_timeout": 3.0,
                 **changes,
             }
