@@ -116,10 +116,8 @@ class Service:
         the service reports itself not ready until one is built or an article is added.
         """
         self._get_encoder()
-        try:
-            self.refresh(force=True)
-        except StoreUnavailableError:
-            pass  # ``problem`` says why; a question or /health tries again
+        with contextlib.suppress(StoreUnavailableError):  # ``problem`` says why; a
+            self.refresh(force=True)  # question or /health tries again
 
     def unreachable(self) -> str | None:
         """Why the store cannot be reached now, or None (blocking: a round trip). Once it

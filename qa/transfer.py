@@ -63,7 +63,11 @@ def write(store: Store, manifest: Manifest, articles: Iterable[NewArticle]) -> i
 
 def export(snapshot: Snapshot, out: IO[str]) -> int:
     """Write the snapshot as JSON Lines; the number of articles written."""
-    header = {"format": FORMAT, "version": VERSION, "manifest": dataclasses.asdict(snapshot.manifest)}
+    header = {
+        "format": FORMAT,
+        "version": VERSION,
+        "manifest": dataclasses.asdict(snapshot.manifest),
+    }
     out.write(json.dumps(header, ensure_ascii=False) + "\n")
     count = 0
     for new in articles_of(snapshot):
@@ -105,7 +109,9 @@ def _record(new: NewArticle) -> dict[str, Any]:
         "source": dataclasses.asdict(article.source),
         "origin": article.origin,
         "text": article.text,
-        "passages": [[p.id, p.first_sentence, p.last_sentence, p.start, p.end] for p in new.passages],
+        "passages": [
+            [p.id, p.first_sentence, p.last_sentence, p.start, p.end] for p in new.passages
+        ],
         "sentences": [[sid, span.start, span.end] for sid, span in new.sentences],
         "passage_vectors": _encode(new.passage_vectors),
         "sentence_vectors": _encode(new.sentence_vectors),
@@ -120,11 +126,15 @@ def _article(record: dict[str, Any], dimension: int) -> NewArticle:
     if not isinstance(text, str):
         raise ValueError(f"article {source.article_id!r} has no text")
     article = Article(source, text, record.get("origin"))
-    passages = tuple(StoredPassage(int(i), article.id, int(f), int(la), int(s), int(e))
-                     for i, f, la, s, e in record["passages"])
+    passages = tuple(
+        StoredPassage(int(i), article.id, int(f), int(la), int(s), int(e))
+        for i, f, la, s, e in record["passages"]
+    )
     sentences = tuple((int(i), Span(int(s), int(e))) for i, s, e in record["sentences"])
-    for what, spans in (("passage", [(p.start, p.end) for p in passages]),
-                        ("sentence", [(s.start, s.end) for _, s in sentences])):
+    for what, spans in (
+        ("passage", [(p.start, p.end) for p in passages]),
+        ("sentence", [(s.start, s.end) for _, s in sentences]),
+    ):
         if any(not 0 <= start < end <= len(text) for start, end in spans):
             raise ValueError(f"a {what} of {article.id!r} lies outside its text")
     passage_vectors = _decode(record["passage_vectors"], len(passages), dimension)

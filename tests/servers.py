@@ -56,8 +56,18 @@ class MilvusLite:
         self.folder.mkdir(parents=True, exist_ok=True)
         with open(log, "ab") as out:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "milvus_lite", "server", "--data-dir",
-                 str(self.folder / "data"), "--host", "127.0.0.1", "--port", str(self.port)],
+                [
+                    sys.executable,
+                    "-m",
+                    "milvus_lite",
+                    "server",
+                    "--data-dir",
+                    str(self.folder / "data"),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "OMP_NUM_THREADS": "1"},
@@ -111,8 +121,17 @@ class Postgres:
     def start(self) -> None:
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.folder} -c fsync=off"
         self._run(
-            _pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.folder / "server.log"),
-            "-o", options, "-w", "-t", "60", "start",
+            _pg_bin("pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.folder / "server.log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
         )
 
     def stop(self) -> None:

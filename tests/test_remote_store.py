@@ -6,6 +6,7 @@ The outage tests run servers of their own, so stopping them leaves the session's
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 
 from qa.api import create_app
 from qa.cli import main as cli_main
-from qa.config import Settings
+from qa.config import Settings, get_settings
 from qa.encoders import Encoder
 from qa.errors import StoreUnavailableError
 from qa.store import get_store
@@ -138,7 +139,9 @@ def test_an_add_cut_off_by_milvus_leaves_nothing_half_and_a_retry_repairs_it(
             vectors = snapshot.passage_vectors.vectors([p.id for p in passages])
             assert vectors.shape == (len(passages), snapshot.manifest.dimension)
             rows = store.milvus.client.query(
-                store.milvus.passages, filter="id >= 0", output_fields=["id"],
+                store.milvus.passages,
+                filter="id >= 0",
+                output_fields=["id"],
                 consistency_level="Strong",
             )
             assert sorted(r["id"] for r in rows) == sorted(snapshot.documents.passage_ids())
@@ -212,11 +215,16 @@ def test_export_then_import_moves_an_index_without_embedding_again(
         "QA_ENCODER": "unknown-so-nothing-can-embed",
     }.items():
         monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
     assert cli_main(["import", str(exported)]) == 0
-    assert "5 articles" in capsys.readouterr().out
+    passages = LocalStore(seed_index_dir).open().manifest.passages
+    said = capsys.readouterr().out
+    assert f"5 articles ({passages} passages, model all-MiniLM-L6-v2) into Milvus at" in said
     moved = tmp_path / "moved.jsonl"  # and back again, from Milvus + PostgreSQL
     assert cli_main(["export", str(moved)]) == 0
+    assert f"from Milvus at {target.milvus_uri}" in capsys.readouterr().out
     monkeypatch.setenv("QA_STORE", "local")
+    get_settings.cache_clear()
     back = tmp_path / "back"
     assert cli_main(["import", str(moved), "--index-dir", str(back)]) == 0
     original = LocalStore(seed_index_dir).open()
@@ -260,7 +268,7 @@ def test_milvus_store_needs_a_database_url() -> None:
 def test_an_unreachable_milvus_is_an_error_that_names_it(remote: Remote) -> None:
     milvus = Milvus("http://127.0.0.1:9", "", "qa_none", 2.0)
     try:
-        with pytest.raises(StoreUnavailableError, match="Milvus at http://127.0.0.1:9"):
+        with pytest.raises(StoreUnavailableError, match=re.escape("Milvus at http://127.0.0.1:9")):
             milvus.prepare(4, fresh=True)
     finally:
         milvus.close()

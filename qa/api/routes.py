@@ -159,7 +159,9 @@ async def health(svc: Service_) -> Response:
     store = svc.settings.store
     if index is None or down:
         status = "loading" if svc.problem == "loading" and not down else "unavailable"
-        body = Health(status=status, store=store, model=svc.settings.model, detail=down or svc.problem)
+        body = Health(
+            status=status, store=store, model=svc.settings.model, detail=down or svc.problem
+        )
         return JSONResponse(body.model_dump(), status_code=503)
     body = Health(
         status="ok",

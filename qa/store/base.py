@@ -196,7 +196,7 @@ class Store(ABC):
         """Why the store cannot be used right now (a server down), or None; for /health."""
         return None
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (most stores hold no connection)
         """Let go of connections; a store opened again later reconnects."""
 
 

@@ -157,9 +157,7 @@ class Milvus:
                 else self._sentence_schema(dimension)
             )
             slow = max(self.timeout, 30.0)
-            client.create_collection(
-                name, schema=schema, consistency_level="Bounded", timeout=slow
-            )
+            client.create_collection(name, schema=schema, consistency_level="Bounded", timeout=slow)
             # An empty collection's indexes are built at once; pymilvus would poll each
             # index's state every half second.
             client.create_index(name, indexes, timeout=slow, sync=False)
@@ -276,17 +274,13 @@ class Milvus:
             if self.client.has_collection(name, timeout=self.timeout):
                 for at in range(0, len(uids), _BATCH):
                     chunk = [int(u) for u in uids[at : at + _BATCH]]
-                    self.client.delete(
-                        name, filter=f"article_uid in {chunk}", timeout=self.timeout
-                    )
+                    self.client.delete(name, filter=f"article_uid in {chunk}", timeout=self.timeout)
         self._wrote_at = time.monotonic()
 
     # -- reading ------------------------------------------------------------------
 
     @_calls
-    def search_dense(
-        self, queries: Vectors, limit: int, filters: Filters
-    ) -> list[list[Scored]]:
+    def search_dense(self, queries: Vectors, limit: int, filters: Filters) -> list[list[Scored]]:
         found = self.client.search(
             self.passages,
             data=[row.tolist() for row in queries],

@@ -183,7 +183,9 @@ class Postgres:
         with self.connection() as conn:
             conn.autocommit = True
             deadline = time.monotonic() + timeout
-            while not conn.execute("SELECT pg_try_advisory_lock(%s)", (_LOCK_WRITER,)).fetchone()[0]:
+            while not conn.execute("SELECT pg_try_advisory_lock(%s)", (_LOCK_WRITER,)).fetchone()[
+                0
+            ]:
                 if time.monotonic() >= deadline:
                     raise IndexBusyError(
                         f"another qa process is writing the store at {self.where}; "
@@ -220,8 +222,17 @@ class Postgres:
                 row = cur.execute(
                     "INSERT INTO qa_articles (id, title, outlet, author, published, url, origin, "
                     "text, text_hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING uid",
-                    (a.id, s.title, s.outlet, s.author, s.published, s.url, a.origin, a.text,
-                     a.text_hash),
+                    (
+                        a.id,
+                        s.title,
+                        s.outlet,
+                        s.author,
+                        s.published,
+                        s.url,
+                        a.origin,
+                        a.text,
+                        a.text_hash,
+                    ),
                 ).fetchone()
                 uid = int(row[0])
                 uids.append(uid)
@@ -261,8 +272,15 @@ class Postgres:
                     "UPDATE qa_articles SET title = %s, outlet = %s, author = %s, "
                     "published = %s, url = %s, origin = %s WHERE state = 'live' AND id = %s",
                     [
-                        (a.source.title, a.source.outlet, a.source.author, a.source.published,
-                         a.source.url, a.origin, a.id)
+                        (
+                            a.source.title,
+                            a.source.outlet,
+                            a.source.author,
+                            a.source.published,
+                            a.source.url,
+                            a.origin,
+                            a.id,
+                        )
                         for a in changes.metadata
                     ],
                 )
