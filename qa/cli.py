@@ -394,7 +394,7 @@ def check_command(index_dir: Path | None, sample: int) -> None:
         click.echo(f"problem: {_one_line(line)}")
     if report.problems:
         raise QAError(
-            f"the index in {settings.index_dir} has {len(report.problems)} problem(s); "
+            f"the index in {report.location} has {len(report.problems)} problem(s); "
             "run `qa index` (or `qa index --add PATH`) to write a whole version again"
         )
 
@@ -616,13 +616,19 @@ def eval_command(
     "--testset", is_flag=True, help="Print the 👍 votes as a test set (JSONL) for `qa eval`."
 )
 def feedback_command(as_json: bool, testset: bool) -> None:
-    """The 👍/👎 votes from the web page and the bot ($QA_TELEGRAM_DB)."""
-    from qa.feedback import FeedbackStore, as_testset
+    """The 👍/👎 votes from the web page and the bot ($QA_TELEGRAM_DB, or the PostgreSQL
+    of QA_STORE=milvus)."""
+    from qa.feedback import as_testset, open_votes
 
-    path = get_settings().telegram_db
+    settings = get_settings()
+    path: Path | str = settings.telegram_db
     if as_json and testset:
         raise click.UsageError("give --json or --testset, not both")
-    votes = FeedbackStore(path).votes() if path.exists() else []
+    if settings.store == "milvus":
+        path = "the store's PostgreSQL"
+        votes = open_votes(settings).votes()
+    else:
+        votes = open_votes(settings).votes() if settings.telegram_db.exists() else []
     if as_json:
         click.echo(json.dumps([v.to_dict() for v in votes], ensure_ascii=False, indent=2))
         return

@@ -29,7 +29,7 @@ from qa.cli import main as cli_main
 from qa.config import Settings
 from qa.encoders import Encoder
 from qa.errors import QAError
-from qa.feedback import FeedbackStore
+from qa.feedback import FeedbackStore, open_votes
 from qa.retrieve import Retriever
 from qa.schemas import answer_out
 from qa.service import Service
@@ -300,7 +300,7 @@ def test_thumbs_up_is_stored_with_question_article_offsets_and_chat(
     )
     assert answered.params["text"] == "Thanks! Noted 👍 for answer 1."
     expected = seed_retriever.ask(TROOPS, 8).answers[0]
-    [vote] = [v for v in FeedbackStore(bot.settings.telegram_db).votes() if v.chat_id == 1009]
+    [vote] = [v for v in open_votes(bot.settings).votes() if v.chat_id == 1009]
     assert (vote.question, vote.rank, vote.vote, vote.user_id) == (TROOPS, 1, 1, 77)
     assert (vote.article_id, vote.start, vote.end) == (
         expected.source.article_id,

@@ -272,3 +272,31 @@ def test_an_unreachable_milvus_is_an_error_that_names_it(remote: Remote) -> None
             milvus.prepare(4, fresh=True)
     finally:
         milvus.close()
+
+
+def test_votes_live_in_the_stores_postgresql_and_a_second_vote_replaces_the_first(
+    remote: Remote, seed_settings: Settings
+) -> None:
+    from qa.feedback import open_votes
+    from qa.store.remote.feedback import PostgresFeedback
+
+    settings = remote.settings(seed_settings)
+    first, second = open_votes(settings), open_votes(settings)  # two servers, say
+    assert isinstance(first, PostgresFeedback) and isinstance(second, PostgresFeedback)
+    try:
+        answer = ("004_24f5a1e05d2360b3", 10, 40, "near the Ukraine-Belarus border")
+        first.web_vote("page1", 1, "Where?", answer, 1)
+        second.web_vote("page1", 1, "Where?", answer, -1)
+        [vote] = first.votes()
+        assert (vote.question_id, vote.vote, vote.quote, vote.channel) == (
+            "web-page1",
+            -1,
+            answer[3],
+            "web",
+        )
+        asked = first.add_question(7, 8, "Who met?")
+        assert second.question(asked) is not None
+        assert not second.vote(asked, 1, 8, 7, 1)  # no answer was shown under 1
+    finally:
+        first.close()
+        second.close()

@@ -86,7 +86,7 @@ class RemoteStore(Store):
             rows.manifest,
             docs,
             MilvusPassages(milvus, known, dimension),
-            MilvusSentences(milvus, len(rows.sentences), dimension),
+            MilvusVectors(milvus, milvus.sentences, len(rows.sentences), dimension),
             MilvusBm25(milvus, known),
         )
         self._last = snapshot
@@ -120,37 +120,13 @@ class RemoteStore(Store):
             self.postgres.forget(leftovers)
 
 
-class MilvusPassages:
-    """The passage vectors a snapshot knows, searched in Milvus with the filters."""
+class MilvusVectors:
+    """Vectors of one collection, read by id (qa scores a passage's sentences with
+    them, never searches them)."""
 
-    def __init__(self, milvus: Milvus, known: frozenset[int], dimension: int) -> None:
+    def __init__(self, milvus: Milvus, collection: str, size: int, dimension: int) -> None:
         self._milvus = milvus
-        self._known = known
-        self._dimension = dimension
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
-
-    @property
-    def size(self) -> int:
-        return len(self._known)
-
-    def search(self, queries: Vectors, k: int, filters: Filters) -> list[list[Scored]]:
-        if not self._known:
-            return [[] for _ in range(len(queries))]
-        found = self._milvus.search_dense(queries, k + _SLACK, filters)
-        return [[s for s in row if s.id in self._known][:k] for row in found]
-
-    def vectors(self, ids: Sequence[int]) -> Vectors:
-        return self._milvus.vectors(self._milvus.passages, ids, self._dimension)
-
-
-class MilvusSentences:
-    """Sentence vectors, read by id (qa scores a passage's sentences, never searches them)."""
-
-    def __init__(self, milvus: Milvus, size: int, dimension: int) -> None:
-        self._milvus = milvus
+        self._collection = collection
         self._size = size
         self._dimension = dimension
 
@@ -163,10 +139,24 @@ class MilvusSentences:
         return self._size
 
     def search(self, queries: Vectors, k: int, filters: Filters) -> list[list[Scored]]:
-        raise NotImplementedError("sentences are read by id, not searched")
+        raise NotImplementedError("these vectors are read by id, not searched")
 
     def vectors(self, ids: Sequence[int]) -> Vectors:
-        return self._milvus.vectors(self._milvus.sentences, ids, self._dimension)
+        return self._milvus.vectors(self._collection, ids, self._dimension)
+
+
+class MilvusPassages(MilvusVectors):
+    """The passage vectors a snapshot knows, searched in Milvus with the filters."""
+
+    def __init__(self, milvus: Milvus, known: frozenset[int], dimension: int) -> None:
+        super().__init__(milvus, milvus.passages, len(known), dimension)
+        self._known = known
+
+    def search(self, queries: Vectors, k: int, filters: Filters) -> list[list[Scored]]:
+        if not self._known:
+            return [[] for _ in range(len(queries))]
+        found = self._milvus.search_dense(queries, k + _SLACK, filters)
+        return [[s for s in row if s.id in self._known][:k] for row in found]
 
 
 class MilvusBm25:
