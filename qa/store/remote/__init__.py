@@ -25,7 +25,7 @@ from qa.config import Settings
 from qa.encoders.base import Vectors
 from qa.errors import IndexMissingError, InputError, StoreUnavailableError
 from qa.store.base import Changes, Scored, Snapshot, Store, WriteLock
-from qa.store.local.documents import SqliteDocuments
+from qa.store.remote.documents import MemoryDocuments
 from qa.store.remote.milvus import Milvus
 from qa.store.remote.postgres import Postgres
 from qa.types import Filters
@@ -77,7 +77,7 @@ class RemoteStore(Store):
                 f"no index in {self.location}: run `qa index` to build it from the seed "
                 "articles (or `qa index PATH`, or `qa import FILE`)"
             )
-        docs = SqliteDocuments(rows.articles, rows.passages, rows.sentences)
+        docs = MemoryDocuments(rows.articles, rows.passages, rows.sentences)
         known = frozenset(rows.passages)
         dimension = rows.manifest.dimension
         milvus = self.milvus
