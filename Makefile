@@ -9,12 +9,12 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test soak install index lint bench bench-index bench-scale clean chromium screenshot
+.PHONY: run test soak install index lint bench bench-index bench-scale bench-stores clean chromium postgresql screenshot
 
 run: index ## Build the index if it is missing or stale, then serve the page and API on 127.0.0.1:8000
 	$(BIN)/qa serve
 
-test: $(VENV)/.test-installed chromium ## Install what the tests need and run them
+test: $(VENV)/.test-installed chromium postgresql ## Install what the tests need and run them
 	$(BIN)/pytest
 
 # The browser tests drive Debian's chromium (and its emoji font, for the 👍/👎 in
@@ -22,6 +22,12 @@ test: $(VENV)/.test-installed chromium ## Install what the tests need and run th
 chromium:
 	@command -v chromium >/dev/null && dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || { \
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-noto-color-emoji; }
+
+# The QA_STORE=milvus tests start Debian's PostgreSQL (initdb in a temporary folder, as
+# an unprivileged user) beside Milvus Lite's server, which comes from PyPI.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; }
 
 screenshot: $(VENV)/.test-installed chromium ## The web page answering a seed question, in docs/
 	$(BIN)/python -m tests.screenshot
@@ -42,6 +48,9 @@ bench-scale: $(VENV)/.installed ## Indexes of 10,000, 100,000 and 1,000,000 pass
 
 bench-index: $(VENV)/.installed ## `qa index` of SciFact from scratch beside a bare PyTorch encode
 	$(BIN)/python -m bench.index
+
+bench-stores: $(VENV)/.test-installed postgresql ## The seed test set through both stores (prints a table)
+	OMP_NUM_THREADS=1 $(BIN)/python -m bench.stores
 
 lint: $(VENV)/.dev-installed ## ruff and mypy
 	$(BIN)/ruff check qa bots tests

@@ -38,7 +38,7 @@ from bots.limits import RateLimiter, Verdict
 from bots.logs import describe
 from qa.config import Settings
 from qa.errors import InputError, TryLaterError
-from qa.feedback import FeedbackStore
+from qa.feedback import Votes
 from qa.schemas import AskResponse, SourceOut, ask_response, source_out
 from qa.service import NotReadyError, Service
 
@@ -53,7 +53,7 @@ INLINE_BURST = 3  # inline queries come as the user types: allow this many times
 class Handlers:
     """The bot's behaviour; one per Application, holding what its handlers share."""
 
-    def __init__(self, service: Service, settings: Settings, store: FeedbackStore) -> None:
+    def __init__(self, service: Service, settings: Settings, store: Votes) -> None:
         self.service = service
         self.settings = settings
         self.store = store

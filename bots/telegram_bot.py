@@ -27,7 +27,7 @@ from bots.handlers import Handlers
 from bots.logs import token_kept_out
 from qa.config import Settings
 from qa.errors import QAError
-from qa.feedback import FeedbackStore
+from qa.feedback import open_votes
 from qa.logs import configure_logging
 from qa.service import NotReadyError, Service
 
@@ -119,7 +119,7 @@ def build_application(service: Service, settings: Settings) -> App:
         .concurrent_updates(CONCURRENT_UPDATES)
         .build()
     )
-    Handlers(service, settings, FeedbackStore(settings.telegram_db)).register(app)
+    Handlers(service, settings, open_votes(settings)).register(app)
     return app
 
 

@@ -27,6 +27,7 @@ BUILD_PREFIX = ".build-"
 @dataclass
 class CheckReport:
     version: str | None = None
+    location: str = ""  # the store's, for messages
     checked: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -35,6 +36,7 @@ def check(settings: Settings, encoder: Callable[[], Encoder], sample: int = 50) 
     """Everything that can be verified about the index the settings name."""
     report = CheckReport()
     store = get_store(settings)
+    report.location = store.location
     leftovers = sorted(p.name for p in settings.index_dir.glob(f"{BUILD_PREFIX}*"))
     if leftovers:
         report.checked.append(

@@ -327,6 +327,51 @@ def remove_command(article_ids: tuple[str, ...], index_dir: Path | None) -> None
     )
 
 
+@cli.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@_index_dir_option
+def export_command(file: Path, index_dir: Path | None) -> None:
+    """Write the index's articles with their passages and vectors to FILE (JSON Lines),
+    for `qa import` into another store (QA_STORE) without embedding again."""
+    from qa.recovery import open_served
+    from qa.store import get_store
+    from qa.transfer import export
+
+    store = get_store(_settings(index_dir))
+    try:
+        snapshot, warning = open_served(store)
+        if warning:
+            click.echo(f"warning: {_one_line(warning)}", err=True)
+        partial = file.with_name(f".{file.name}.partial")
+        with open(partial, "w", encoding="utf-8") as out:
+            count = export(snapshot, out)
+        partial.replace(file)
+    finally:
+        store.close()
+    click.echo(f"Exported {count} articles from {store.location} to {file}.")
+
+
+@cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_index_dir_option
+def import_command(file: Path, index_dir: Path | None) -> None:
+    """Load FILE, written by `qa export`, into the store QA_STORE names, in place of
+    what it holds; the vectors are used as they are."""
+    from qa.store import get_store
+    from qa.transfer import read, write
+
+    manifest, articles = read(file)
+    store = get_store(_settings(index_dir))
+    try:
+        count = write(store, manifest, articles)
+    finally:
+        store.close()
+    click.echo(
+        f"Imported {count} articles ({manifest.passages} passages, model {manifest.model}) "
+        f"into {store.location}."
+    )
+
+
 @cli.command("check")
 @_index_dir_option
 @click.option(
@@ -349,7 +394,7 @@ def check_command(index_dir: Path | None, sample: int) -> None:
         click.echo(f"problem: {_one_line(line)}")
     if report.problems:
         raise QAError(
-            f"the index in {settings.index_dir} has {len(report.problems)} problem(s); "
+            f"the index in {report.location} has {len(report.problems)} problem(s); "
             "run `qa index` (or `qa index --add PATH`) to write a whole version again"
         )
 
@@ -571,13 +616,19 @@ def eval_command(
     "--testset", is_flag=True, help="Print the 👍 votes as a test set (JSONL) for `qa eval`."
 )
 def feedback_command(as_json: bool, testset: bool) -> None:
-    """The 👍/👎 votes from the web page and the bot ($QA_TELEGRAM_DB)."""
-    from qa.feedback import FeedbackStore, as_testset
+    """The 👍/👎 votes from the web page and the bot ($QA_TELEGRAM_DB, or the PostgreSQL
+    of QA_STORE=milvus)."""
+    from qa.feedback import as_testset, open_votes
 
-    path = get_settings().telegram_db
+    settings = get_settings()
+    path: Path | str = settings.telegram_db
     if as_json and testset:
         raise click.UsageError("give --json or --testset, not both")
-    votes = FeedbackStore(path).votes() if path.exists() else []
+    if settings.store == "milvus":
+        path = "the store's PostgreSQL"
+        votes = open_votes(settings).votes()
+    else:
+        votes = open_votes(settings).votes() if settings.telegram_db.exists() else []
     if as_json:
         click.echo(json.dumps([v.to_dict() for v in votes], ensure_ascii=False, indent=2))
         return

@@ -46,7 +46,21 @@ class Settings(BaseSettings):
         "(no model; tests).",
     )
     device: str = Field("cpu", description="Torch device for the model.")
-    store: str = Field("local", description="Where the index lives: local (index_dir).")
+    store: str = Field(
+        "local", description="Where the index lives: local (index_dir), or milvus (+ PostgreSQL)."
+    )
+    # QA_STORE=milvus: vectors and BM25 in Milvus, articles in PostgreSQL (docs/scaling.md).
+    milvus_uri: str = Field("http://127.0.0.1:19530", description="The Milvus server.")
+    milvus_token: SecretStr | None = Field(None, description="Milvus user:password or API key.")
+    milvus_collection_prefix: str = Field(
+        "qa", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$", description="Names of qa's collections."
+    )
+    database_url: SecretStr | None = Field(
+        None, description="PostgreSQL of the articles, e.g. postgresql://qa:secret@db/qa."
+    )
+    store_timeout: float = Field(
+        5.0, gt=0.0, le=300.0, description="Seconds one call to Milvus or PostgreSQL may take."
+    )
     batch_size: int = Field(32, ge=1, le=1024, description="Texts per model call when indexing.")
     # Past this many passages the passage vectors are searched approximately (IVF);
     # exact search of 50,000 takes about as long as IVF's of a million (README "Scale").

@@ -47,6 +47,10 @@ class IndexBusyError(IndexUnusableError):
     """Another process is writing the index."""
 
 
+class StoreUnavailableError(IndexUnusableError):
+    """A database the store lives in (Milvus, PostgreSQL) cannot be reached now."""
+
+
 class TryLaterError(QAError):
     """The request was refused for now; ``retry_after`` says in how many seconds to retry."""
 

@@ -17,8 +17,9 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
+from qa.config import Settings
 from qa.errors import QAError
 from qa.schemas import AnswerOut
 
@@ -139,7 +140,7 @@ class FeedbackStore:
         with self._connect() as db:
             db.execute(
                 "INSERT INTO questions VALUES (?, ?, ?, ?, ?)",
-                (question_id, chat_id, user_id, question, _now()),
+                (question_id, chat_id, user_id, question, now()),
             )
         return question_id
 
@@ -168,7 +169,7 @@ class FeedbackStore:
                           s.quote_end, ?, ?, 'telegram', s.quote
                    FROM questions q JOIN shown s ON s.question_id = q.id
                    WHERE q.id = ? AND s.rank = ?""",
-                (user_id, chat_id, vote, _now(), question_id, rank),
+                (user_id, chat_id, vote, now(), question_id, rank),
             )
             return cursor.rowcount > 0
 
@@ -182,7 +183,7 @@ class FeedbackStore:
         """
         article_id, start, end, quote = answer
         row = (WEB_PREFIX + page_id, rank, 0, 0, question, article_id, start, end, vote)
-        record = Vote(*row, voted_at=_now(), channel="web", quote=quote)
+        record = Vote(*row, voted_at=now(), channel="web", quote=quote)
         with self._connect() as db:
             db.execute(
                 f"INSERT OR REPLACE INTO feedback ({_COLUMNS}) VALUES "
@@ -215,8 +216,38 @@ def _migrate(db: sqlite3.Connection) -> None:
                 db.execute(fill)
 
 
-def _now() -> str:
+def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Votes(Protocol):
+    """Where votes are kept: SQLite beside the local store, PostgreSQL beside Milvus."""
+
+    def add_question(self, chat_id: int, user_id: int | None, question: str) -> str: ...
+
+    def question(self, question_id: str) -> Asked | None: ...
+
+    def add_shown(
+        self, question_id: str, first_rank: int, answers: Sequence[AnswerOut]
+    ) -> None: ...
+
+    def vote(self, question_id: str, rank: int, user_id: int, chat_id: int, vote: int) -> bool: ...
+
+    def web_vote(
+        self, page_id: str, rank: int, question: str, answer: tuple[str, int, int, str], vote: int
+    ) -> Vote: ...
+
+    def votes(self) -> list[Vote]: ...
+
+
+def open_votes(settings: Settings) -> Votes:
+    """The votes of the store the settings name: with QA_STORE=milvus in its PostgreSQL
+    (so every server behind a proxy shares them), else in QA_TELEGRAM_DB."""
+    if settings.store == "milvus" and settings.database_url is not None:
+        from qa.store.remote.feedback import PostgresFeedback
+
+        return PostgresFeedback(settings.database_url.get_secret_value(), settings.store_timeout)
+    return FeedbackStore(settings.telegram_db)
 
 
 def as_testset(votes: Sequence[Vote]) -> list[dict[str, Any]]:

@@ -19,7 +19,13 @@ from typing import Any, TypeVar
 
 from qa.config import Settings
 from qa.encoders import Encoder, get_encoder
-from qa.errors import IndexMissingError, OverloadedError, QAError, UnknownArticleError
+from qa.errors import (
+    IndexMissingError,
+    OverloadedError,
+    QAError,
+    StoreUnavailableError,
+    UnknownArticleError,
+)
 from qa.indexing import BuildReport, build, remove
 from qa.questions import check_k, check_question
 from qa.recovery import open_served
@@ -110,7 +116,21 @@ class Service:
         the service reports itself not ready until one is built or an article is added.
         """
         self._get_encoder()
-        self.refresh(force=True)
+        with contextlib.suppress(StoreUnavailableError):  # ``problem`` says why; a
+            self.refresh(force=True)  # question or /health tries again
+
+    def unreachable(self) -> str | None:
+        """Why the store cannot be reached now, or None (blocking: a round trip). Once it
+        can be, a service left without an index by an outage at its start loads one."""
+        problem = self.store.unreachable()
+        if problem is None:
+            self._load_again()
+        return problem
+
+    def _load_again(self) -> None:
+        if self._retriever is None and self.problem != "loading":
+            with contextlib.suppress(QAError):
+                self.refresh(force=True)
 
     async def start(self) -> None:
         """Load off the event loop and start the batcher."""
@@ -125,6 +145,7 @@ class Service:
                 await self._batcher
         self._reader.shutdown(wait=False, cancel_futures=True)
         self._writer.shutdown(wait=False, cancel_futures=True)
+        self.store.close()
 
     # -- reading ------------------------------------------------------------------
 
@@ -185,6 +206,8 @@ class Service:
         query = Query(question, self.settings.k if k is None else k, filters or Filters())
         check_question(query.question, self.settings)  # fails alone, not with its batch
         check_k(query.k, self.settings)
+        if self._retriever is None and self.problem != "loading":  # after an outage: again
+            await asyncio.get_running_loop().run_in_executor(self._writer, self._load_again)
         self.retriever()  # not ready: say so now
         if self._queue is None:
             raise NotReadyError("the service is not started")
@@ -276,7 +299,12 @@ class Service:
 
     def refresh(self, *, force: bool = False) -> None:
         """Swap in the index version on disk if it is not the one in use."""
-        version = self.store.current_version()
+        try:
+            version = self.store.current_version()
+        except StoreUnavailableError as exc:
+            if self._retriever is None:
+                self.problem = str(exc)
+            raise
         if not force and version == self._version:
             return
         with self._reload_lock:

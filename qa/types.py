@@ -108,13 +108,10 @@ class Filters:
         }:
             return False
         if self.published_from or self.published_to:
-            if not source.published:
+            span = published_span(source.published)
+            if span is None:
                 return False
-            # "2022" or "2022-03" is known only to the year or month: it spans a range,
-            # which is admitted when it overlaps the one asked for.
-            known = source.published[:10]
-            first = known + "-01-01"[: 10 - len(known)]
-            last = known + "-12-31"[len(known) - 4 :] if len(known) < 10 else known
+            first, last = span
             if self.published_from and last < self.published_from:
                 return False
             if self.published_to and first > self.published_to:
@@ -127,6 +124,20 @@ class Filters:
             "published_from": self.published_from,
             "published_to": self.published_to,
         }
+
+
+def published_span(published: str | None) -> tuple[str, str] | None:
+    """The first and last day a publication date may mean; None when it is not known.
+
+    "2022" or "2022-03" is known only to the year or month: it spans a range, which a
+    filter admits when it overlaps the one asked for.
+    """
+    if not published:
+        return None
+    known = published[:10]
+    first = known + "-01-01"[: 10 - len(known)]
+    last = known + "-12-31"[len(known) - 4 :] if len(known) < 10 else known
+    return first, last
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,13 +17,17 @@ from qa.encoders import Encoder, get_encoder
 from qa.encoders.hashing import HashingEncoder
 from qa.indexing import build
 from qa.retrieve import Retriever
-from qa.store import Snapshot, check_encoder
+from qa.store import Snapshot, check_encoder, get_store
 from qa.store.local import LocalStore
+from qa.transfer import copy
+from tests.servers import MilvusLite, Postgres, running
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 DATA = Path(__file__).resolve().parent / "data"
 FAKE_MODEL = "test-hash-embedder"
+# The stores the retrieval, API and bot tests run against (QA_STORE).
+STORES = ("local", "milvus")
 
 
 @pytest.fixture(autouse=True)
@@ -97,3 +101,70 @@ def seed_copy(tmp_path: Path, seed_index_dir: Path) -> Path:
     target = tmp_path / "index"
     shutil.copytree(seed_index_dir, target)
     return target
+
+
+class Remote:
+    """One Milvus Lite server and one PostgreSQL for the session; each store made here
+    has a database and collections of its own."""
+
+    def __init__(self, milvus: MilvusLite, postgres: Postgres) -> None:
+        self.milvus = milvus
+        self.postgres = postgres
+        self._made = 0
+
+    def settings(self, base: Settings, **changes: object) -> Settings:
+        """``base`` moved to a new, empty Milvus + PostgreSQL store."""
+        self._made += 1
+        name = f"qa_t{self._made}"
+        return Settings(
+            **{
+                **dict(base),
+                "store": "milvus",
+                "milvus_uri": self.milvus.uri,
+                "milvus_collection_prefix": name,
+                "database_url": self.postgres.new_database(name),
+                "store_timeout": 3.0,
+                **changes,
+            }
+        )
+
+    def seeded(self, base: Settings, index_dir: Path, **changes: object) -> Settings:
+        """A new store holding a copy of the local index in ``index_dir``."""
+        settings = self.settings(base, **changes)
+        store = get_store(settings)
+        try:
+            copy(LocalStore(index_dir).open(), store)
+        finally:
+            store.close()
+        return settings
+
+
+@pytest.fixture(scope="session")
+def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Remote]:
+    """Milvus Lite's server and Debian's PostgreSQL on free loopback ports."""
+    with running(tmp_path_factory.mktemp("remote")) as (milvus, postgres):
+        yield Remote(milvus, postgres)
+
+
+@pytest.fixture(scope="session")
+def milvus_seed_settings(remote: Remote, seed_settings: Settings, seed_index_dir: Path) -> Settings:
+    """The seed index copied into Milvus + PostgreSQL once; tests only read it."""
+    return remote.seeded(seed_settings, seed_index_dir)
+
+
+def seed_settings_for(request: pytest.FixtureRequest, kind: str) -> Settings:
+    """The shared, read-only seed index in the store ``kind``."""
+    name = "seed_settings" if kind == "local" else "milvus_seed_settings"
+    settings: Settings = request.getfixturevalue(name)
+    if kind == "local":
+        request.getfixturevalue("seed_index_dir")
+    return settings
+
+
+def seed_copy_for(request: pytest.FixtureRequest, kind: str) -> Settings:
+    """A private copy of the seed index in the store ``kind``, which a test may change."""
+    base: Settings = request.getfixturevalue("seed_settings")
+    if kind == "local":
+        return base.model_copy(update={"index_dir": request.getfixturevalue("seed_copy")})
+    remote: Remote = request.getfixturevalue("remote")
+    return remote.seeded(base, request.getfixturevalue("seed_index_dir"))

@@ -18,7 +18,8 @@ import pytest
 from qa.api import create_app
 from qa.config import Settings
 from qa.encoders import Encoder
-from qa.store.local import LocalStore
+from qa.store import get_store
+from tests.conftest import STORES, seed_copy_for, seed_settings_for
 from tests.serving import running
 
 KEY = "test-key-5f1e"
@@ -31,24 +32,33 @@ FISH = (
 
 
 def serve(
-    index_dir: Path, embedder: Encoder, **settings: Any
+    where: Path | Settings, embedder: Encoder, **settings: Any
 ) -> Any:  # a context manager yielding the base URL
-    app = create_app(Settings(index_dir=index_dir, **settings), encoder=lambda: embedder)
+    """A server over the local index in a folder, or over the store ``where`` names."""
+    base = {"index_dir": where} if isinstance(where, Path) else dict(where)
+    app = create_app(Settings(**{**base, **settings}), encoder=lambda: embedder)
     return running(app)
 
 
-@pytest.fixture(scope="module")
-def api(seed_index_dir: Path, real_encoder: Encoder) -> Iterator[httpx.Client]:
-    """A read-only server over the shared seed index; writes are not enabled."""
-    with serve(seed_index_dir, real_encoder) as url, httpx.Client(base_url=url) as client:
+@pytest.fixture(scope="module", params=STORES)
+def api(request: pytest.FixtureRequest, real_encoder: Encoder) -> Iterator[httpx.Client]:
+    """A read-only server over the shared seed index (in each store); no writes."""
+    where = seed_settings_for(request, request.param)
+    with serve(where, real_encoder) as url, httpx.Client(base_url=url) as client:
         yield client
 
 
+@pytest.fixture(params=STORES)
+def seed_place(request: pytest.FixtureRequest) -> Settings:
+    """A private copy of the seed index in each store, which the test may change."""
+    return seed_copy_for(request, request.param)
+
+
 @pytest.fixture
-def writable(seed_copy: Path, real_encoder: Encoder) -> Iterator[httpx.Client]:
+def writable(seed_place: Settings, real_encoder: Encoder) -> Iterator[httpx.Client]:
     """A server over a private copy of the seed index, with an API key."""
     with (
-        serve(seed_copy, real_encoder, api_key=KEY) as url,
+        serve(seed_place, real_encoder, api_key=KEY) as url,
         httpx.Client(base_url=url, timeout=60) as client,
     ):
         yield client
@@ -353,7 +363,7 @@ def test_add_then_ask_finds_the_new_article(writable: httpx.Client) -> None:
 
 
 def test_delete_then_ask_it_is_gone_also_after_a_restart(
-    writable: httpx.Client, seed_copy: Path, real_encoder: Encoder
+    writable: httpx.Client, seed_place: Settings, real_encoder: Encoder
 ) -> None:
     writable.post("/articles", json={"id": "fish", "text": FISH}, headers=AUTH)
     response = writable.delete("/articles/fish", headers=AUTH)
@@ -363,7 +373,7 @@ def test_delete_then_ask_it_is_gone_also_after_a_restart(
     assert writable.delete("/articles/fish", headers=AUTH).status_code == 404
     question = "Where was the summit on fishing quotas?"
     assert all("Reykjavik" not in a["quote"] for a in ask(writable, question)["answers"])
-    with serve(seed_copy, real_encoder) as url, httpx.Client(base_url=url) as again:
+    with serve(seed_place, real_encoder) as url, httpx.Client(base_url=url) as again:
         assert again.get("/articles/fish").status_code == 404
         assert len(again.get("/articles").json()) == 5
 
@@ -434,6 +444,7 @@ def test_re_adding_an_article_replaces_it(writable: httpx.Client) -> None:
 def test_bad_articles_get_a_4xx_and_change_nothing(
     writable: httpx.Client, kwargs: dict[str, Any], status: int, says: str
 ) -> None:
+    kwargs = dict(kwargs)  # the same parameters serve each store
     headers = {**AUTH, **kwargs.pop("headers", {})}
     response = writable.post("/articles", headers=headers, **kwargs)
     assert response.status_code == status, response.text
@@ -441,9 +452,9 @@ def test_bad_articles_get_a_4xx_and_change_nothing(
     assert len(writable.get("/articles").json()) == 5
 
 
-def test_uploads_over_the_limit_are_413(seed_copy: Path, real_encoder: Encoder) -> None:
+def test_uploads_over_the_limit_are_413(seed_place: Settings, real_encoder: Encoder) -> None:
     with (
-        serve(seed_copy, real_encoder, api_key=KEY, max_upload_bytes=1000) as url,
+        serve(seed_place, real_encoder, api_key=KEY, max_upload_bytes=1000) as url,
         httpx.Client(base_url=url) as client,
     ):
         big = ("All work and no play makes Jack a dull boy. " * 40).encode()
@@ -492,7 +503,7 @@ def test_concurrent_questions_share_model_calls(
 
 
 def test_mixed_requests_while_an_article_is_added_all_succeed(
-    seed_copy: Path, real_encoder: Encoder
+    seed_place: Settings, real_encoder: Encoder
 ) -> None:
     async def storm(url: str) -> tuple[list[httpx.Response], httpx.Response]:
         async with httpx.AsyncClient(base_url=url, timeout=120) as client:
@@ -513,7 +524,7 @@ def test_mixed_requests_while_an_article_is_added_all_succeed(
             *responses, added = await asyncio.gather(*requests, add)
             return responses, added
 
-    with serve(seed_copy, real_encoder, api_key=KEY) as url:
+    with serve(seed_place, real_encoder, api_key=KEY) as url:
         responses, added = asyncio.run(storm(url))
         assert added.status_code == 201
         assert [r.status_code for r in responses] == [200] * 200
@@ -563,19 +574,20 @@ def test_cors_origins_are_configurable(seed_index_dir: Path, real_encoder: Encod
 
 
 def test_an_index_rebuilt_by_another_process_is_picked_up(
-    seed_copy: Path, real_encoder: Encoder, tmp_path: Path
+    seed_place: Settings, real_encoder: Encoder, tmp_path: Path
 ) -> None:
     from qa.corpus.load import load
     from qa.indexing import build
 
     story = tmp_path / "fish.txt"
     story.write_text(FISH, encoding="utf-8")
-    with serve(seed_copy, real_encoder) as url, httpx.Client(base_url=url) as client:
+    with serve(seed_place, real_encoder) as url, httpx.Client(base_url=url) as client:
         # What `qa index --add fish.txt` does from another terminal.
-        settings = Settings(index_dir=seed_copy)
-        build(
-            LocalStore(seed_copy), load([story]).articles, settings, lambda: real_encoder, add=True
-        )
+        store = get_store(seed_place)
+        try:
+            build(store, load([story]).articles, seed_place, lambda: real_encoder, add=True)
+        finally:
+            store.close()
         top = ask(client, "Where was the summit on fishing quotas?")["answers"][0]
         assert "Reykjavik" in top["quote"]
         assert client.get("/health").json()["articles"] == 6

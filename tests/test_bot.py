@@ -29,11 +29,12 @@ from qa.cli import main as cli_main
 from qa.config import Settings
 from qa.encoders import Encoder
 from qa.errors import QAError
-from qa.feedback import FeedbackStore
+from qa.feedback import FeedbackStore, open_votes
 from qa.retrieve import Retriever
 from qa.schemas import answer_out
 from qa.service import Service
 from qa.types import Answer, Source
+from tests.conftest import STORES, seed_settings_for
 from tests.fake_telegram import BOT_USER, Call, FakeTelegram, html_problems, plain_text
 from tests.serving import running
 
@@ -112,22 +113,29 @@ def assert_all_valid(fake: FakeTelegram) -> None:
         assert call.status != 400, (call.method, call.params)
 
 
+@pytest.fixture(scope="module", params=STORES)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """The module's bot answers from the seed index in each store in turn."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def telegram() -> Iterator[FakeTelegram]:
-    with FakeTelegram().running() as fake:
+def telegram(store_kind: str) -> Iterator[FakeTelegram]:
+    with FakeTelegram().running() as fake:  # one per store: the chats start empty
         yield fake
 
 
 @pytest.fixture(scope="module")
 def bot(
+    request: pytest.FixtureRequest,
+    store_kind: str,
     telegram: FakeTelegram,
-    seed_settings: Settings,
-    seed_index_dir: Path,
     real_encoder: Encoder,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[BotThread]:
     db = tmp_path_factory.mktemp("bot") / "telegram.sqlite3"
-    with running_bot(bot_settings(seed_settings, telegram, db), real_encoder) as running:
+    seeds = seed_settings_for(request, store_kind)
+    with running_bot(bot_settings(seeds, telegram, db), real_encoder) as running:
         yield running
 
 
@@ -292,7 +300,7 @@ def test_thumbs_up_is_stored_with_question_article_offsets_and_chat(
     )
     assert answered.params["text"] == "Thanks! Noted 👍 for answer 1."
     expected = seed_retriever.ask(TROOPS, 8).answers[0]
-    [vote] = [v for v in FeedbackStore(bot.settings.telegram_db).votes() if v.chat_id == 1009]
+    [vote] = [v for v in open_votes(bot.settings).votes() if v.chat_id == 1009]
     assert (vote.question, vote.rank, vote.vote, vote.user_id) == (TROOPS, 1, 1, 77)
     assert (vote.article_id, vote.start, vote.end) == (
         expected.source.article_id,

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 
 import pytest
 
+from qa.encoders import Encoder
 from qa.errors import InputError
 from qa.retrieve import Retriever
-from tests.conftest import SEEDS, using
+from qa.store import get_store
+from tests.conftest import SEEDS, STORES, seed_settings_for, using
 
 QUESTIONS = [json.loads(line) for line in (SEEDS / "questions.jsonl").read_text().splitlines()]
 ANSWERABLE = [q for q in QUESTIONS if q["answers"]]
@@ -37,6 +40,22 @@ CHROME = [
     "is a national security and intelligence reporter",
     "Netflix Treatment",
 ]
+
+
+@pytest.fixture(scope="module", params=STORES)
+def seed_retriever(
+    request: pytest.FixtureRequest, seed_retriever: Retriever, real_encoder: Encoder
+) -> Iterator[Retriever]:
+    """The seed index in each store: every test here runs against both."""
+    if request.param == "local":
+        yield seed_retriever
+        return
+    settings = seed_settings_for(request, request.param)
+    store = get_store(settings)
+    try:
+        yield Retriever(store.open(), real_encoder, settings, location=store.location)
+    finally:
+        store.close()
 
 
 def fold(text: str) -> str:

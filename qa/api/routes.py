@@ -152,14 +152,20 @@ async def _ask(
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health}}, tags=["service"])
 async def health(svc: Service_) -> Response:
-    """200 once the model and an index are loaded; 503 while loading or with no index."""
+    """200 once the model and an index are loaded and the store answers; 503 while
+    loading, with no index, or while a database of the store cannot be reached."""
+    down = await asyncio.to_thread(svc.unreachable)
     index = svc.status()
-    if index is None:
-        status = "loading" if svc.problem == "loading" else "unavailable"
-        body = Health(status=status, model=svc.settings.model, detail=svc.problem)
+    store = svc.settings.store
+    if index is None or down:
+        status = "loading" if svc.problem == "loading" and not down else "unavailable"
+        body = Health(
+            status=status, store=store, model=svc.settings.model, detail=down or svc.problem
+        )
         return JSONResponse(body.model_dump(), status_code=503)
     body = Health(
         status="ok",
+        store=store,
         model=index.model,
         articles=index.articles,
         passages=index.passages,

@@ -113,6 +113,7 @@ class WriteReport(BaseModel):
 
 class Health(BaseModel):
     status: str
+    store: str | None = None  # QA_STORE: local, milvus
     model: str | None = None
     articles: int | None = None
     passages: int | None = None

@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from qa.api.routes import Service_, settings
 from qa.api.schemas import ErrorOut, FeedbackIn, FeedbackOut
 from qa.errors import InputError
-from qa.feedback import FeedbackStore
+from qa.feedback import Votes, open_votes
 from qa.questions import check_question
 
 PAGE = Path(__file__).resolve().parent.parent / "web"
@@ -74,10 +74,10 @@ async def feedback(body: FeedbackIn, request: Request, svc: Service_) -> dict[st
     return FeedbackOut(**vote.to_dict()).model_dump()
 
 
-def _store(request: Request) -> FeedbackStore:
+def _store(request: Request) -> Votes:
     """Opened at the first vote, so a server nobody votes on creates no file."""
     state = request.app.state
     if getattr(state, "feedback", None) is None:
-        state.feedback = FeedbackStore(settings(request).telegram_db)
-    store: FeedbackStore = state.feedback
+        state.feedback = open_votes(settings(request))
+    store: Votes = state.feedback
     return store

@@ -42,7 +42,18 @@ def local_store(settings: Settings, index_dir: Path) -> Store:
     )
 
 
-_BUILDERS: dict[str, Callable[[Settings], Store]] = {"local": _local}
+def _milvus(settings: Settings) -> Store:
+    try:
+        from qa.store.remote import RemoteStore
+    except ImportError as exc:
+        raise InputError(
+            f"QA_STORE=milvus needs {exc.name or 'pymilvus and psycopg'}: "
+            "install it with `pip install 'qa[milvus]'`"
+        ) from exc
+    return RemoteStore(settings)
+
+
+_BUILDERS: dict[str, Callable[[Settings], Store]] = {"local": _local, "milvus": _milvus}
 STORES = tuple(_BUILDERS)
 
 

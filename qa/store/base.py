@@ -192,6 +192,13 @@ class Store(ABC):
         """The damaged current state's articles, where they can still be read whole."""
         return None
 
+    def unreachable(self) -> str | None:
+        """Why the store cannot be used right now (a server down), or None; for /health."""
+        return None
+
+    def close(self) -> None:  # noqa: B027 (most stores hold no connection)
+        """Let go of connections; a store opened again later reconnects."""
+
 
 class WriteLock(Protocol):
     def __enter__(self) -> None: ...

@@ -1,0 +1,177 @@
+"""The store for more than one machine: vectors and BM25 in Milvus, articles in PostgreSQL.
+
+A write, under PostgreSQL's advisory lock (one writer across every process):
+
+1. rows a failed write left behind are deleted, in Milvus first, then in PostgreSQL;
+2. the new articles' rows go into PostgreSQL as 'pending' (one transaction);
+3. their vectors and texts go into Milvus;
+4. one transaction makes them 'live', retires what they replace or remove, and records
+   the new version with its manifest;
+5. the retired articles' rows are deleted from Milvus, then from PostgreSQL.
+
+Readers see only live rows, so an article is answered from only once its rows and its
+vectors are both in; a failure at any step leaves the version before in use, and the
+next write (a retry) finishes the cleanup. Milvus answers with ids of the rows it
+holds; those the reader's version does not know (being added or removed meanwhile) are
+left out.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from qa.config import Settings
+from qa.encoders.base import Vectors
+from qa.errors import IndexMissingError, InputError, StoreUnavailableError
+from qa.store.base import Changes, Scored, Snapshot, Store, WriteLock
+from qa.store.remote.documents import MemoryDocuments
+from qa.store.remote.milvus import Milvus
+from qa.store.remote.postgres import Postgres
+from qa.types import Filters
+
+log = logging.getLogger(__name__)
+_SLACK = 16  # extra hits asked of Milvus for those the reader's version does not know
+
+
+class RemoteStore(Store):
+    """One Milvus server (two collections) and one PostgreSQL database."""
+
+    def __init__(self, settings: Settings) -> None:
+        if settings.database_url is None or not settings.database_url.get_secret_value():
+            raise InputError(
+                "QA_STORE=milvus keeps the articles in PostgreSQL: set QA_DATABASE_URL, "
+                "e.g. postgresql://qa:secret@db:5432/qa (see docs/scaling.md)"
+            )
+        token = settings.milvus_token.get_secret_value() if settings.milvus_token else ""
+        self.milvus = Milvus(
+            settings.milvus_uri, token, settings.milvus_collection_prefix, settings.store_timeout
+        )
+        self.postgres = Postgres(settings.database_url.get_secret_value(), settings.store_timeout)
+        self.location = (
+            f"Milvus at {settings.milvus_uri} ({settings.milvus_collection_prefix}_*) and "
+            f"PostgreSQL at {self.postgres.where}"
+        )
+        self.lock_timeout = settings.lock_timeout
+        self._last: Snapshot | None = None
+
+    def close(self) -> None:
+        self.milvus.close()
+        self.postgres.close()
+
+    def unreachable(self) -> str | None:
+        return self.postgres.reachable() or self.milvus.reachable()
+
+    def current_version(self) -> str | None:
+        number = self.postgres.current()
+        return None if number is None else f"v{number}"
+
+    def open(self) -> Snapshot:
+        """The newest version: its documents read whole, its vectors searched in Milvus."""
+        last = self._last
+        if last is not None and last.version == self.current_version():
+            return last
+        rows = self.postgres.read()
+        if rows is None:
+            raise IndexMissingError(
+                f"no index in {self.location}: run `qa index` to build it from the seed "
+                "articles (or `qa index PATH`, or `qa import FILE`)"
+            )
+        docs = MemoryDocuments(rows.articles, rows.passages, rows.sentences)
+        known = frozenset(rows.passages)
+        dimension = rows.manifest.dimension
+        milvus = self.milvus
+        snapshot = Snapshot(
+            f"v{rows.version}",
+            rows.manifest,
+            docs,
+            MilvusPassages(milvus, known, dimension),
+            MilvusVectors(milvus, milvus.sentences, len(rows.sentences), dimension),
+            MilvusBm25(milvus, known),
+        )
+        self._last = snapshot
+        return snapshot
+
+    def writing(self) -> WriteLock:
+        return self.postgres.writer(self.lock_timeout)  # type: ignore[return-value]
+
+    def write(self, changes: Changes) -> None:
+        self._remove_leftovers()
+        self.milvus.prepare(changes.manifest.dimension, fresh=changes.fresh)
+        staged = self.postgres.stage(changes.upserts)
+        self.milvus.insert(changes.upserts, staged, title=changes.manifest.passage_title())
+        if changes.metadata:
+            uids = self.postgres.live_uids([a.id for a in changes.metadata])
+            self.milvus.relabel(changes.metadata, uids)
+        version, retired = self.postgres.publish(changes, staged)
+        log.info("store version v%d written: %d articles retired", version, len(retired))
+        try:
+            self.milvus.delete(retired)
+            self.postgres.forget(retired)
+        except StoreUnavailableError as exc:  # written whole; the next write tidies up
+            log.warning("the replaced rows stay until the next write: %s", exc)
+
+    def _remove_leftovers(self) -> None:
+        """What a write that failed halfway left: pending and retired articles' rows."""
+        leftovers = self.postgres.leftovers()
+        if leftovers:
+            log.info("removing %d articles' rows a failed write left behind", len(leftovers))
+            self.milvus.delete(leftovers)
+            self.postgres.forget(leftovers)
+
+
+class MilvusVectors:
+    """Vectors of one collection, read by id (qa scores a passage's sentences with
+    them, never searches them)."""
+
+    def __init__(self, milvus: Milvus, collection: str, size: int, dimension: int) -> None:
+        self._milvus = milvus
+        self._collection = collection
+        self._size = size
+        self._dimension = dimension
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def search(self, queries: Vectors, k: int, filters: Filters) -> list[list[Scored]]:
+        raise NotImplementedError("these vectors are read by id, not searched")
+
+    def vectors(self, ids: Sequence[int]) -> Vectors:
+        return self._milvus.vectors(self._collection, ids, self._dimension)
+
+
+class MilvusPassages(MilvusVectors):
+    """The passage vectors a snapshot knows, searched in Milvus with the filters."""
+
+    def __init__(self, milvus: Milvus, known: frozenset[int], dimension: int) -> None:
+        super().__init__(milvus, milvus.passages, len(known), dimension)
+        self._known = known
+
+    def search(self, queries: Vectors, k: int, filters: Filters) -> list[list[Scored]]:
+        if not self._known:
+            return [[] for _ in range(len(queries))]
+        found = self._milvus.search_dense(queries, k + _SLACK, filters)
+        return [[s for s in row if s.id in self._known][:k] for row in found]
+
+
+class MilvusBm25:
+    """BM25 as Milvus computes it from the passage texts (its own statistics)."""
+
+    def __init__(self, milvus: Milvus, known: frozenset[int]) -> None:
+        self._milvus = milvus
+        self._known = known
+
+    @property
+    def size(self) -> int:
+        return len(self._known)
+
+    def search(self, questions: Sequence[str], k: int, filters: Filters) -> list[list[Scored]]:
+        if not self._known or not questions:
+            return [[] for _ in questions]
+        found = self._milvus.search_bm25(questions, k + _SLACK, filters)
+        return [[s for s in row if s.id in self._known and s.score > 0][:k] for row in found]
