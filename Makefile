@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test soak install index lint bench bench-index bench-scale clean chromium screenshot
+.PHONY: run test soak install index lint bench bench-index bench-scale bench-growth clean chromium screenshot
 
 run: index ## Build the index if it is missing or stale, then serve the page and API on 127.0.0.1:8000
 	$(BIN)/qa serve
@@ -42,6 +42,9 @@ bench-scale: $(VENV)/.installed ## Indexes of 10,000, 100,000 and 1,000,000 pass
 
 bench-index: $(VENV)/.installed ## `qa index` of SciFact from scratch beside a bare PyTorch encode
 	$(BIN)/python -m bench.index
+
+bench-growth: $(VENV)/.installed ## The seed test set on the seeds alone and mixed with 300, 1,000 unrelated articles
+	$(BIN)/python -m bench.growth
 
 lint: $(VENV)/.dev-installed ## ruff and mypy
 	$(BIN)/ruff check qa bots tests
