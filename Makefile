@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test soak install index lint bench bench-index bench-scale bench-stores clean chromium postgresql screenshot
+.PHONY: run test soak install index lint bench bench-index bench-scale bench-stores bench-growth clean chromium postgresql screenshot
 
 run: index ## Build the index if it is missing or stale, then serve the page and API on 127.0.0.1:8000
 	$(BIN)/qa serve
@@ -52,13 +52,16 @@ bench-index: $(VENV)/.installed ## `qa index` of SciFact from scratch beside a b
 bench-stores: $(VENV)/.test-installed postgresql ## The seed test set through both stores (prints a table)
 	OMP_NUM_THREADS=1 $(BIN)/python -m bench.stores
 
+bench-growth: $(VENV)/.installed ## The seed test set on the seeds alone and mixed with 300, 1,000 unrelated articles
+	$(BIN)/python -m bench.growth
+
 lint: $(VENV)/.dev-installed ## ruff and mypy
 	$(BIN)/ruff check qa bots tests
 	$(BIN)/ruff format --check qa bots tests
 	$(BIN)/mypy
 
 clean: ## Remove the virtual environment and the built index
-	rm -rf $(VENV) index/CURRENT index/v-* index/.build-* index/.lock
+	rm -rf $(VENV) index/CURRENT index/v-* index/.build-* index/.embedded index/.lock
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "qa needs Python 3.11 or newer; set PYTHON=python3.11")'

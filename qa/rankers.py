@@ -15,15 +15,19 @@ import numpy as np
 from qa.config import Settings
 from qa.errors import InputError, ModelError
 from qa.evidence import Evidence
-from qa.fusion import Weights, fuse
-from qa.store import Scored, Snapshot
+from qa.fusion import Weights, fuse, neighbourhood_bm25
+from qa.store import Scored, Snapshot, StoredPassage
 from qa.store.base import indexed_text
+from qa.store.local.lexical import stems
 from qa.types import Filters
 
 RANKERS = ("dense", "bm25", "hybrid")
 # Hybrid search fuses this many candidates from each list at least: enough for the
 # normalisation to see the spread of scores, which is what the weights were chosen with.
 FUSION_POOL = 100
+# The question's nearest passages by meaning whose words weigh the BM25 of the fusion
+# (qa.fusion): the first FUSION_POOL of the dense list. 0 fuses the index's own BM25.
+NEIGHBOURHOOD = FUSION_POOL
 
 
 class Ranker(ABC):
@@ -60,7 +64,12 @@ class Bm25Ranker(Ranker):
 
 
 class HybridRanker(Ranker):
-    """Meaning and words, z-normalised over the question's candidates and added."""
+    """Meaning and words, z-normalised over the question's candidates and added.
+
+    The words are scored again with the IDF of the question's neighbourhood (the dense
+    list's first passages), so that the order of a topic's passages holds as unrelated
+    articles are added (qa.fusion).
+    """
 
     name = "hybrid"
 
@@ -75,27 +84,36 @@ class HybridRanker(Ranker):
         dense_lists = dense(self.snapshot, evidence, pool, filters)
         lexical_lists = self.snapshot.lexical.search(questions, pool, filters)
         return [
-            self._fuse(known, d, lx)[:k]
-            for known, d, lx in zip(evidence, dense_lists, lexical_lists, strict=True)
+            self._fuse(q, known, d, lx)[:k]
+            for q, known, d, lx in zip(questions, evidence, dense_lists, lexical_lists, strict=True)
         ]
 
-    def _fuse(self, evidence: Evidence, dense: list[Scored], lexical: list[Scored]) -> list[Scored]:
+    def _fuse(
+        self, question: str, evidence: Evidence, dense: list[Scored], lexical: list[Scored]
+    ) -> list[Scored]:
+        # The dense list first, in its order: its head is the neighbourhood.
         candidates = list(dict.fromkeys([s.id for s in dense] + [s.id for s in lexical]))
         if not candidates:
             return []
-        bm25 = {s.id: s.score for s in lexical}
         passages = [self.snapshot.documents.passage(pid) for pid in candidates]
         sentence_cosine = evidence.sentence_cosines(passages)
         starts = np.cumsum([0] + [len(p.sentence_ids) for p in passages[:-1]])
         best = np.maximum.reduceat(sentence_cosine, starts)
-        fused = fuse(
-            candidates,
-            evidence.passage_cosines(candidates),
-            best,
-            np.array([bm25.get(pid, 0.0) for pid in candidates], dtype=np.float32),
-            self.weights,
-        )
+        if dense and NEIGHBOURHOOD:
+            bm25 = self._words(question, passages, min(len(dense), NEIGHBOURHOOD))
+        else:  # the index's own BM25 (and with no vectors there is no neighbourhood)
+            scores = {s.id: s.score for s in lexical}
+            bm25 = np.array([scores.get(pid, 0.0) for pid in candidates], dtype=np.float64)
+        fused = fuse(candidates, evidence.passage_cosines(candidates), best, bm25, self.weights)
         return [Scored(pid, score) for pid, score in fused]
+
+    def _words(
+        self, question: str, passages: Sequence[StoredPassage], neighbourhood: int
+    ) -> np.ndarray:
+        docs = self.snapshot.documents
+        title = self.snapshot.manifest.passage_title()
+        words = [stems(indexed_text(docs.articles[p.article_id], p, title=title)) for p in passages]
+        return neighbourhood_bm25(stems(question), words, neighbourhood)
 
 
 class CrossEncoderReranker(Ranker):

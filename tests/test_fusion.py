@@ -6,8 +6,10 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qa.fusion import Weights, fuse, zscore
+from qa.fusion import Weights, fuse, neighbourhood_bm25, zscore
 from qa.retrieve import Retriever
+from qa.store.local.lexical import Bm25Lexical, stems
+from qa.types import Filters
 from tests.conftest import using
 
 W = Weights()
@@ -76,3 +78,53 @@ def test_hybrid_puts_a_lexical_only_and_a_meaning_led_answer_first(
     top = bm25.search(meaning, 1)[0]
     assert answer not in bm25.snapshot.documents.articles[top.article_id].text[top.start : top.end]
     assert answer in hybrid.ask(meaning, 1).answers[0].quote
+
+
+# The words of the fusion: BM25 weighed by the question's neighbourhood.
+
+PASSAGES = [
+    "Talks between Ukraine and Russia opened near the border with Belarus on Monday.",
+    "Ukraine asked for a ceasefire; Russia asked Ukraine for neutrality at the talks.",
+    "The Belarusian foreign minister, Vladimir Makei, greeted the delegations.",
+    "Ukraine said the talks in Belarus would go on, and Ukraine named its delegation.",
+    "Zelensky said he would talk with Putin about the war in Ukraine.",
+]
+
+
+def test_over_the_whole_index_it_is_the_index_s_own_bm25() -> None:
+    """Oracle: with every passage in the neighbourhood, bm25s's scores, to rounding."""
+    question = "Who greeted the delegations at the talks in Belarus?"
+    index = Bm25Lexical.build(PASSAGES, list(range(len(PASSAGES))))
+    theirs = dict(index.search([question], len(PASSAGES), Filters())[0])
+    ours = neighbourhood_bm25(stems(question), [stems(p) for p in PASSAGES], len(PASSAGES))
+    expected = [theirs.get(i, 0.0) for i in range(len(PASSAGES))]
+    assert np.allclose(ours, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_a_word_every_neighbour_holds_weighs_less_than_one_a_single_neighbour_holds() -> None:
+    words = [stems(p) for p in PASSAGES]
+    scores = neighbourhood_bm25(stems("Ukraine Makei"), words, len(PASSAGES))
+    assert int(np.argmax(scores)) == 2  # Makei, once; not "Ukraine" twice
+
+
+word_lists = st.lists(st.sampled_from(["talk", "ukrain", "belarus", "ceasefir", "protein"]))
+
+
+@given(
+    question=st.lists(st.sampled_from(["talk", "ukrain", "belarus", "gene"]), max_size=4),
+    inside=st.lists(word_lists, min_size=1, max_size=8),
+    outside=st.lists(word_lists, max_size=8),
+)
+def test_passages_beyond_the_neighbourhood_never_change_the_others_scores(
+    question: list[str], inside: list[list[str]], outside: list[list[str]]
+) -> None:
+    alone = neighbourhood_bm25(question, inside, len(inside))
+    grown = neighbourhood_bm25(question, inside + outside, len(inside))
+    assert np.allclose(grown[: len(inside)], alone)
+    assert (grown >= 0).all()
+
+
+def test_no_words_or_no_neighbourhood_scores_nothing() -> None:
+    assert neighbourhood_bm25([], [["talk"]], 1).tolist() == [0.0]
+    assert neighbourhood_bm25(["talk"], [["talk"]], 0).tolist() == [0.0]
+    assert neighbourhood_bm25(["talk"], [], 5).tolist() == []
