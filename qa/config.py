@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     rerank_depth: int = Field(30, ge=1, le=1000, description="Candidates the re-ranker scores.")
     hybrid_dense_weight: float = Field(0.65, ge=0.0, le=1.0)
     hybrid_sentence_weight: float = Field(0.4, ge=0.0, le=1.0)
+    # BM25 in the fusion weighs words by the question's nearest passages by meaning,
+    # this many, so a topic's ranking holds as unrelated articles join (README "As the
+    # corpus grows"); 0 uses the whole index's BM25 statistics, as before.
+    fusion_neighbourhood: int = Field(100, ge=0, le=1000)
     k: int = Field(5, ge=1, le=50, description="Answers returned by default.")
     max_k: int = Field(50, ge=1, description="The most answers one question may ask for.")
     max_question_chars: int = Field(2000, ge=1)

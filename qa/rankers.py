@@ -25,9 +25,6 @@ RANKERS = ("dense", "bm25", "hybrid")
 # Hybrid search fuses this many candidates from each list at least: enough for the
 # normalisation to see the spread of scores, which is what the weights were chosen with.
 FUSION_POOL = 100
-# The question's nearest passages by meaning whose words weigh the BM25 of the fusion
-# (qa.fusion): the first FUSION_POOL of the dense list. 0 fuses the index's own BM25.
-NEIGHBOURHOOD = FUSION_POOL
 
 
 class Ranker(ABC):
@@ -73,9 +70,10 @@ class HybridRanker(Ranker):
 
     name = "hybrid"
 
-    def __init__(self, snapshot: Snapshot, weights: Weights) -> None:
+    def __init__(self, snapshot: Snapshot, weights: Weights, neighbourhood: int = 100) -> None:
         super().__init__(snapshot)
         self.weights = weights
+        self.neighbourhood = neighbourhood  # QA_FUSION_NEIGHBOURHOOD; 0: the index's BM25
 
     def rank(
         self, questions: Sequence[str], evidence: Sequence[Evidence], k: int, filters: Filters
@@ -99,8 +97,8 @@ class HybridRanker(Ranker):
         sentence_cosine = evidence.sentence_cosines(passages)
         starts = np.cumsum([0] + [len(p.sentence_ids) for p in passages[:-1]])
         best = np.maximum.reduceat(sentence_cosine, starts)
-        if dense and NEIGHBOURHOOD:
-            bm25 = self._words(question, passages, min(len(dense), NEIGHBOURHOOD))
+        if dense and self.neighbourhood:
+            bm25 = self._words(question, passages, min(len(dense), self.neighbourhood))
         else:  # the index's own BM25 (and with no vectors there is no neighbourhood)
             scores = {s.id: s.score for s in lexical}
             bm25 = np.array([scores.get(pid, 0.0) for pid in candidates], dtype=np.float64)
@@ -179,7 +177,9 @@ def make_ranker(settings: Settings, snapshot: Snapshot) -> Ranker:
         ranker = Bm25Ranker(snapshot)
     elif name == "hybrid":
         ranker = HybridRanker(
-            snapshot, Weights(settings.hybrid_dense_weight, settings.hybrid_sentence_weight)
+            snapshot,
+            Weights(settings.hybrid_dense_weight, settings.hybrid_sentence_weight),
+            settings.fusion_neighbourhood,
         )
     else:
         raise InputError(f"unknown retriever {name!r}; choose from {', '.join(RANKERS)}")

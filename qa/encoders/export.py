@@ -19,6 +19,7 @@ import platform
 import re
 import shutil
 import tempfile
+import traceback
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -161,9 +162,14 @@ def _export(source: Path, folder: Path, isa: str) -> None:
                     file_suffix=f"qint8_{isa}",
                 )
                 del model
+            except BaseException as exc:
+                # A failed export's frames hold its temporary folders: free them here,
+                # where warnings are off, not when the error is collected later.
+                traceback.clear_frames(exc.__traceback__)
+                raise
             finally:
-                # The exporters leave temporary folders to their finalizers, which warn,
-                # also when they fail; collect them here, where warnings are off.
+                # The exporters leave temporary folders to their finalizers, which warn;
+                # collect them here, where warnings are off.
                 gc.collect()
         quantized = scratch / "onnx" / f"model_qint8_{isa}.onnx"
         files = {
