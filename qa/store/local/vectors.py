@@ -21,6 +21,7 @@ import faiss
 import numpy as np
 from numpy.typing import NDArray
 
+from qa.config import Settings
 from qa.encoders.base import Vectors
 from qa.store.admission import Admission
 from qa.store.base import Scored
@@ -35,8 +36,8 @@ faiss.omp_set_num_threads(1)
 # A filter that admits this few passages is searched exactly over just those, which is
 # quicker than an IVF search told to skip the rest, and always finds k when k exist.
 EXACT_FILTERED = 20_000
-EXACT_MAX = 50_000  # default QA_EXACT_MAX; see README "Scale" for how it was chosen
-NPROBE = 64  # default QA_IVF_NPROBE
+EXACT_MAX: int = Settings.model_fields["exact_max"].default
+NPROBE: int = Settings.model_fields["ivf_nprobe"].default
 RETRAIN_GROWTH = 4.0  # an IVF index trained on n vectors is retrained past 4n
 _TRAIN_PER_CELL = 64
 _MIN_PER_CELL = 39
