@@ -112,7 +112,8 @@ class SqliteDocuments:
 
     def sentences_before(self, passage: StoredPassage, n: int) -> tuple[Span, ...]:
         # An article's sentence ids are consecutive, from its first passage's first one.
-        opening = self.passages_of(passage.article_id)[0].first_sentence
+        first_row = self._article_starts[self.code_of[passage.article_id]]
+        opening = int(self._by_article_rows[first_row, 2])  # its first passage's first sentence
         ids = range(max(opening, passage.first_sentence - n), passage.first_sentence)
         return tuple(self.sentence(i) for i in ids)
 
