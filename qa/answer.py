@@ -60,10 +60,11 @@ def make_result(
             if any(c.overlaps(answer) for c in kept):
                 continue
         vector = _mean(vectors, hit.sentence_ids[first : last + 1]) if vectors else None
-        same = next((c for c in kept if c.says_same(answer, vector, policy)), None)
+        folded = _folded(answer.quote)
+        same = next((c for c in kept if c.says_same(answer, folded, vector, policy)), None)
         if same is None:
             if len(kept) < k:
-                kept.append(_Kept(answer, vector))
+                kept.append(_Kept(answer, folded, vector))
             continue
         same.corroborate(answer)
     return Result(question, tuple(c.answer for c in kept))
@@ -83,10 +84,13 @@ def crowd(ranked: Sequence[Hit], per_article: int) -> list[Hit]:
 @dataclass(slots=True)
 class _Kept:
     answer: Answer
+    folded: str  # the quote's words, compared with every later candidate's
     vector: np.ndarray | None
 
-    def says_same(self, other: Answer, vector: np.ndarray | None, policy: QuotePolicy) -> bool:
-        if _folded(other.quote) == _folded(self.answer.quote):
+    def says_same(
+        self, other: Answer, folded: str, vector: np.ndarray | None, policy: QuotePolicy
+    ) -> bool:
+        if folded == self.folded:
             return True
         if vector is None or self.vector is None:
             return False
@@ -123,7 +127,10 @@ def _mean(vectors: Vectors, ids: Sequence[int]) -> np.ndarray | None:
 
 
 def _folded(text: str) -> str:
-    return " ".join(re.findall(r"\w+", text.casefold()))
+    return " ".join(_WORDS.findall(text.casefold()))
+
+
+_WORDS = re.compile(r"\w+")
 
 
 def merge_overlapping(hits: Sequence[Hit]) -> list[Hit]:

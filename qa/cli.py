@@ -298,11 +298,10 @@ def articles_command(as_json: bool, stats: bool, index_dir: Path | None) -> None
             for key, value in figures.items():
                 click.echo(f"{key}: {value}")
         return
-    docs = snapshot.documents
-    rows = [
-        article_out(a.source, len(docs.passages_of(a.id)))
-        for a in sorted(docs.articles.values(), key=lambda a: (a.source.published or "", a.id))
-    ]
+    listing = sorted(
+        snapshot.documents.listing(), key=lambda s: (s[0].published or "", s[0].article_id)
+    )
+    rows = [article_out(source, passages) for source, passages in listing]
     if as_json:
         _echo_json([row.model_dump(mode="json") for row in rows])
         return

@@ -175,11 +175,8 @@ class Service:
         return retriever
 
     def articles(self) -> list[ArticleInfo]:
-        docs = self.retriever().snapshot.documents
-        return [
-            ArticleInfo(a.source, len(docs.passages_of(a.id)))
-            for a in sorted(docs.articles.values(), key=lambda a: a.id)
-        ]
+        listing = self.retriever().snapshot.documents.listing()
+        return [ArticleInfo(source, passages) for source, passages in listing]
 
     def article(self, article_id: str) -> tuple[Article, int, str]:
         """The article, its passage count and the index version they are from."""

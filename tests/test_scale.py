@@ -257,3 +257,18 @@ def test_a_large_build_splits_on_every_core_as_one_would(
     spread = list(qa.indexing.split_all(corpus, settings))
     assert spread == alone
     assert len(alone) == 30 and all(len(c.passages) == 4 for c in alone)
+
+
+def test_listing_the_articles_reads_none_of_their_texts(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path / "index")
+    corpus = [story(i, outlet=("Daily", "Weekly")[i % 2]) for i in range(12)]
+    build(store(tmp_path / "index", 1000), corpus, settings, lambda: HashingEncoder(FAKE_MODEL))
+    docs = store(tmp_path / "index", 1000).open().documents
+    listing = docs.listing()
+    assert [s.article_id for s, _ in listing] == sorted(a.id for a in corpus)
+    assert [s.outlet for s, _ in listing] == [
+        ("Daily", "Weekly")[int(s.article_id[1:]) % 2] for s, _ in listing
+    ]
+    assert all(passages == 4 for _, passages in listing)
+    assert not docs.articles._kept  # type: ignore[attr-defined]  # no text was read
+    assert [len(docs.passages_of(s.article_id)) for s, _ in listing] == [4] * 12

@@ -83,14 +83,11 @@ Writer = Depends(require_writer)
 
 
 @router.post("/ask", response_model=AskResponse, responses=_ERRORS, tags=["questions"])
-async def ask_post(
-    body: AskRequest, request: Request, response: Response, svc: Service_
-) -> AskResponse:
+async def ask_post(body: AskRequest, request: Request, svc: Service_) -> Response:
     """Ask a question; the answers are verbatim quotes with their sources."""
     outlets = [body.outlet] if isinstance(body.outlet, str) else body.outlet or []
     return await _ask(
         request,
-        response,
         svc,
         body.question,
         body.k,
@@ -103,7 +100,6 @@ async def ask_post(
 @router.get("/ask", response_model=AskResponse, responses=_ERRORS, tags=["questions"])
 async def ask_get(
     request: Request,
-    response: Response,
     svc: Service_,
     q: Annotated[str, Query(description="The question.", json_schema_extra=QUESTION)],
     k: Annotated[
@@ -113,21 +109,22 @@ async def ask_get(
     outlet: Annotated[list[str], Query(description="Repeat for several.")] = [],  # noqa: B006
     published_from: Day | None = None,
     published_to: Day | None = None,
-) -> AskResponse:
+) -> Response:
     """The same as POST /ask, for browsers and curl: /ask?q=...&k=3."""
-    return await _ask(request, response, svc, q, k, outlet, published_from, published_to)
+    return await _ask(request, svc, q, k, outlet, published_from, published_to)
 
 
 async def _ask(
     request: Request,
-    response: Response,
     svc: Service,
     question: str,
     k: int | None,
     outlets: list[str],
     published_from: dt.date | None,
     published_to: dt.date | None,
-) -> AskResponse:
+) -> Response:
+    """The answer, encoded to JSON once (pydantic's own encoder, from the model), not
+    validated and encoded again by FastAPI against the declared ``AskResponse``."""
     request.state.k = k if k is not None else svc.settings.k
     filters = make_filters(outlets, published_from, published_to)
     limiter: SlidingWindow | None = request.app.state.rate_limiter
@@ -141,13 +138,16 @@ async def _ask(
                 wait,
             )
     answered = await svc.answer(question, k, filters)
-    response.headers[VERSION_HEADER] = answered.version
     result: Result = answered.result
     metrics = request.app.state.metrics
     metrics.questions.inc()
     if result.abstained:
         metrics.abstentions.inc()
-    return ask_response(result)
+    return Response(
+        ask_response(result).model_dump_json(),
+        media_type="application/json",
+        headers={VERSION_HEADER: answered.version},
+    )
 
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health}}, tags=["service"])

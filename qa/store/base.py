@@ -18,7 +18,7 @@ from typing import NamedTuple, Protocol
 
 from qa.encoders.base import Vectors
 from qa.store.manifest import Manifest
-from qa.types import Article, Filters, Span
+from qa.types import Article, Filters, Source, Span
 
 
 class Scored(NamedTuple):
@@ -67,6 +67,10 @@ class Documents(Protocol):
     def passage_count(self) -> int: ...
 
     def sentence_count(self) -> int: ...
+
+    def listing(self) -> Sequence[tuple[Source, int]]:
+        """Every article's source and passage count, by id, without reading its text."""
+        ...
 
 
 class VectorIndex(Protocol):

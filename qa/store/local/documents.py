@@ -123,6 +123,10 @@ class SqliteDocuments:
     def sentence_count(self) -> int:
         return len(self._sentence_ids)
 
+    def listing(self) -> list[tuple[Source, int]]:
+        counts = np.diff(self._article_starts)
+        return [(s, int(n)) for s, n in zip(self.sources, counts, strict=True)]
+
     def passage_ids(self) -> list[int]:
         return [int(i) for i in self._passage_ids]
 

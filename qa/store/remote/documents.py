@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from qa.store.base import StoredPassage
-from qa.types import Article, Span
+from qa.types import Article, Source, Span
 
 
 class MemoryDocuments:
@@ -56,3 +56,7 @@ class MemoryDocuments:
 
     def sentence_count(self) -> int:
         return len(self._sentences)
+
+    def listing(self) -> list[tuple[Source, int]]:
+        ids = sorted(self._articles)
+        return [(self._articles[a].source, len(self._by_article[a])) for a in ids]
