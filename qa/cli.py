@@ -21,6 +21,7 @@ from qa.schemas import SourceOut, article_out, ask_response
 from qa.types import Article, Result, Source
 
 if TYPE_CHECKING:
+    from qa.feeds import Watcher
     from qa.retrieve import Retriever
     from qa.store import Snapshot
 
@@ -460,14 +461,15 @@ def watch_command(
 ) -> None:
     """Poll RSS/Atom feeds (or pages) and add the articles that are new or changed.
 
-    Without FEED_URL, the feeds of $QA_WATCH_FEEDS. What was fetched is remembered in
-    the index folder, so an unchanged feed costs one request answered 304. A running
-    `qa serve` picks up what is added. Ctrl-C stops.
+    Without FEED_URL, the feeds of $QA_WATCH_FEEDS. What was fetched is remembered
+    beside the articles (the index folder, or the PostgreSQL of QA_STORE=milvus), so an
+    unchanged feed costs one request answered 304. A running `qa serve` picks up what
+    is added. Ctrl-C stops.
     """
     from qa.config import parse_duration
     from qa.encoders import get_encoder
-    from qa.feeds import IndexSink, PollReport, Watcher
-    from qa.feeds.state import WatchState
+    from qa.feeds import IndexSink, Watcher
+    from qa.feeds.state import open_state
 
     settings = _settings(index_dir)
     urls = list(feeds) or settings.watch_feeds
@@ -479,8 +481,18 @@ def watch_command(
         raise click.BadParameter(str(exc), param_hint="--every") from None
     if seconds < 1:
         raise click.BadParameter("polls must be at least 1s apart", param_hint="--every")
+    state = open_state(settings)
     sink = IndexSink(settings, lambda: get_encoder(settings))
-    watcher = Watcher(urls, settings, sink, WatchState.beside(settings.index_dir))
+    try:
+        _watch(Watcher(urls, settings, sink, state), seconds, once=once, quiet=quiet)
+    finally:
+        sink.close()
+        state.close()
+
+
+def _watch(watcher: Watcher, seconds: float, *, once: bool, quiet: bool) -> None:
+    """Poll once, or until Ctrl-C, telling what each poll did."""
+    from qa.feeds import PollReport
 
     def show(report: PollReport) -> None:
         _warn(report.problems, False)

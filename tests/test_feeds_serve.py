@@ -19,7 +19,8 @@ from qa.config import Settings
 from qa.encoders import Encoder
 from qa.feeds import watching
 from qa.feeds.pages import url_id
-from qa.feeds.state import STATE_NAME
+from qa.feeds.state import STATE_NAME, open_state
+from tests.conftest import STORES, seed_copy_for
 from tests.serving import running
 from tests.site import Reply, Site, serving
 from tests.test_cli import run
@@ -281,14 +282,16 @@ def test_the_api_documents_the_url_body(api: httpx.Client) -> None:
     assert "skipped" in schema["components"]["schemas"]["WriteReport"]["properties"]
 
 
+@pytest.mark.parametrize("store", STORES)
 def test_serve_watch_adds_a_feed_s_articles_while_serving(
-    seed_copy: Path, real_encoder: Encoder, site: Site
+    request: pytest.FixtureRequest, store: str, real_encoder: Encoder, site: Site
 ) -> None:
-    settings = Settings(
-        index_dir=seed_copy,
-        watch_feeds=[site.url("/news.rss")],
-        fetch_allow_networks=LOOPBACK,
-        fetch_host_interval=0,
+    settings = seed_copy_for(request, store).model_copy(
+        update={
+            "watch_feeds": [site.url("/news.rss")],
+            "fetch_allow_networks": LOOPBACK,
+            "fetch_host_interval": 0,
+        }
     )
     app = create_app(settings, encoder=lambda: real_encoder, sidecars=(watching,))
     with running(app) as url:
@@ -299,6 +302,12 @@ def test_serve_watch_adds_a_feed_s_articles_while_serving(
         answer = httpx.post(f"{url}/ask", json={"question": TRAM, "k": 1}).json()["answers"][0]
     assert answer["source"]["url"] == site.url("/news/tram-line")
     assert answer["source"]["outlet"] == "Example Wire"
+    state = open_state(settings)  # what the server's watcher remembered, for the next one
+    try:
+        seen = state.get(site.url("/news.rss"))
+    finally:
+        state.close()
+    assert seen is not None and seen.etag == '"rss"' and len(seen.article_ids) == 3
 
 
 def test_serve_watch_fetches_only_from_allowed_networks(

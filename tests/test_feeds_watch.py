@@ -1,9 +1,16 @@
 """The watcher against a local site: new and changed articles only, conditional requests
-remembered between runs, one article per story, and failures that lose nothing."""
+remembered between runs, one article per story, and failures that lose nothing.
+
+Each test runs against both stores: the state in the index folder (local) and in the
+store's PostgreSQL (milvus), where watchers on several machines share it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -12,11 +19,12 @@ from qa.config import Settings
 from qa.encoders.hashing import HashingEncoder
 from qa.errors import IndexBusyError
 from qa.feeds.pages import url_id
-from qa.feeds.state import STATE_NAME, WatchState
+from qa.feeds.state import STATE_NAME, SqliteWatchState, open_state
 from qa.feeds.watch import IndexSink, PollReport, Watcher
 from qa.indexing import BuildReport
-from qa.store.local import LocalStore
+from qa.store import get_store
 from qa.types import Article
+from tests.conftest import FAKE_MODEL, ROOT, STORES, Remote
 from tests.site import WEB, Reply, Site, serving
 
 PAGES = {
@@ -48,19 +56,51 @@ def site() -> Iterator[Site]:
         yield running
 
 
-@pytest.fixture
-def settings(fake_settings: Settings) -> Settings:
-    return fake_settings.model_copy(update={"fetch_host_interval": 0, "fetch_backoff": 0.01})
+@pytest.fixture(params=STORES)
+def settings(request: pytest.FixtureRequest, fake_settings: Settings) -> Settings:
+    """An empty store of each kind."""
+    polite = {"fetch_host_interval": 0, "fetch_backoff": 0.01}
+    if request.param == "local":
+        return fake_settings.model_copy(update=polite)
+    remote: Remote = request.getfixturevalue("remote")
+    return remote.settings(fake_settings, **polite)
+
+
+_CLOSE: list[Callable[[], None]] = []  # the connections of the watchers a test made
+
+
+@pytest.fixture(autouse=True)
+def _closed_at_the_end() -> Iterator[None]:
+    yield
+    while _CLOSE:
+        _CLOSE.pop()()
 
 
 def watcher(feeds: Sequence[str], settings: Settings, encoder: HashingEncoder) -> Watcher:
     """A watcher as a new `qa watch` process would make it."""
-    sink = IndexSink(settings, lambda: encoder)
-    return Watcher(feeds, settings, sink, WatchState.beside(settings.index_dir))
+    return _watcher(feeds, settings, IndexSink(settings, lambda: encoder))
+
+
+def _watcher(feeds: Sequence[str], settings: Settings, sink: IndexSink) -> Watcher:
+    state = open_state(settings)
+    _CLOSE.extend([sink.close, state.close])
+    return Watcher(feeds, settings, sink, state)
 
 
 def indexed(settings: Settings) -> Mapping[str, Article]:
-    return LocalStore(settings.index_dir).open().documents.articles
+    store = get_store(settings)
+    try:
+        return store.open().documents.articles
+    finally:
+        store.close()
+
+
+def version(settings: Settings) -> str | None:
+    store = get_store(settings)
+    try:
+        return store.current_version()
+    finally:
+        store.close()
 
 
 def test_a_first_poll_adds_each_story_once(
@@ -78,7 +118,8 @@ def test_a_first_poll_adds_each_story_once(
         "amp/grain-ship?utm_source=atom",  # the same canonical url
         "syndicated/grain",  # the same text
     ]
-    assert (settings.index_dir / STATE_NAME).is_file()
+    # The state is beside the articles: in the index folder, or in PostgreSQL.
+    assert (settings.index_dir / STATE_NAME).is_file() == (settings.store == "local")
     volcano = indexed(settings)[url_id(site.url("/news/volcano"))].source
     assert (volcano.author, volcano.published) == ("Sigrun Jonsdottir", "2026-08-02")
 
@@ -89,7 +130,7 @@ def test_a_second_poll_fetches_nothing_that_did_not_change(
     feeds = publish(site)
     watcher(feeds, settings, fake_encoder).poll()
     before = len(site.requests)
-    version = LocalStore(settings.index_dir).current_version()
+    written = version(settings)
     report = watcher(feeds, settings, fake_encoder).poll()  # a new run, as from cron
     asked = site.requests[before:]
     assert [r.path for r in asked] == ["/news.rss", "/world.atom"]
@@ -97,7 +138,7 @@ def test_a_second_poll_fetches_nothing_that_did_not_change(
     assert asked[1].headers["if-modified-since"] == "Tue, 04 Aug 2026 10:00:00 GMT"
     assert report.unchanged_feeds == 2
     assert (report.added, report.updated, report.skipped) == ((), (), ())
-    assert LocalStore(settings.index_dir).current_version() == version  # nothing written
+    assert version(settings) == written  # nothing written
     assert report.summary().startswith("Polled 2 feeds (2 unchanged): 0 added, 0 updated")
 
 
@@ -133,6 +174,50 @@ def test_a_changed_feed_fetches_only_its_new_and_changed_entries(
     assert report.updated == (tram_id,)
     assert report.added == (url_id(site.url("/news/ferry2")),)
     assert "430 million euros" in indexed(settings)[tram_id].text
+
+
+def test_two_watchers_in_two_processes_share_the_state_in_postgresql(
+    remote: Remote,
+    site: Site,
+    fake_settings: Settings,
+    fake_encoder: HashingEncoder,
+    tmp_path: Path,
+) -> None:
+    settings = remote.settings(fake_settings, fetch_host_interval=0)
+    assert settings.database_url is not None
+    feeds = publish(site)
+    assert len(watcher(feeds, settings, fake_encoder).poll().added) == 4
+    written = version(settings)
+    before = len(site.requests)
+    elsewhere = tmp_path / "another-machine"  # its own folder: nothing shared on disk
+    env = {
+        **os.environ,
+        "QA_STORE": "milvus",
+        "QA_MILVUS_URI": settings.milvus_uri,
+        "QA_MILVUS_COLLECTION_PREFIX": settings.milvus_collection_prefix,
+        "QA_DATABASE_URL": settings.database_url.get_secret_value(),
+        "QA_ENCODER": "hashing",
+        "QA_MODEL": FAKE_MODEL,
+        "QA_INDEX_DIR": str(elsewhere),
+        "QA_FETCH_HOST_INTERVAL": "0",
+        "OMP_NUM_THREADS": "1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "qa", "watch", *feeds, "--once"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Polled 2 feeds (2 unchanged): 0 added, 0 updated")
+    asked = site.requests[before:]  # no robots.txt either: the first watcher read it
+    assert [r.path for r in asked] == ["/news.rss", "/world.atom"]
+    assert asked[0].headers["if-none-match"] == '"rss-1"'
+    assert asked[1].headers["if-modified-since"] == "Tue, 04 Aug 2026 10:00:00 GMT"
+    assert version(settings) == written  # nothing indexed again
+    assert not (elsewhere / STATE_NAME).exists()
 
 
 def test_an_entry_that_fails_is_warned_of_and_tried_again(
@@ -219,8 +304,7 @@ def test_what_could_not_be_indexed_is_fetched_again(
     site: Site, settings: Settings, fake_encoder: HashingEncoder
 ) -> None:
     feeds = publish(site)
-    sink = FailingOnce(settings, fake_encoder)
-    watch = Watcher(feeds, settings, sink, WatchState.beside(settings.index_dir))
+    watch = _watcher(feeds, settings, FailingOnce(settings, fake_encoder))
     with pytest.raises(IndexBusyError):
         watch.poll()
     assert len(watch.poll().added) == 4
@@ -234,7 +318,11 @@ def test_an_article_taken_out_of_the_index_comes_back(
     feeds = publish(site)
     watcher(feeds, settings, fake_encoder).poll()
     tram = url_id(site.url("/news/tram-line"))
-    remove(LocalStore(settings.index_dir), [tram], settings, lambda: fake_encoder)
+    store = get_store(settings)
+    try:
+        remove(store, [tram], settings, lambda: fake_encoder)
+    finally:
+        store.close()
     before = len(site.requests)
     report = watcher(feeds, settings, fake_encoder).poll()  # the feeds did not change
     assert report.added == (tram,)
@@ -260,7 +348,7 @@ def test_a_damaged_state_file_says_what_to_do(tmp_path: Path) -> None:
     from qa.errors import QAError
 
     with pytest.raises(QAError, match="delete the file"):
-        WatchState.beside(tmp_path).get("https://a.example/")
+        SqliteWatchState.beside(tmp_path).get("https://a.example/")
 
 
 def test_run_polls_again_and_again_until_stopped(

@@ -1,6 +1,11 @@
-"""What the watcher remembers between polls, in SQLite beside the index: each feed's and
-page's ETag and Last-Modified (for conditional requests), the feed entry's date last
-seen and the article it became, and each site's robots.txt."""
+"""What the watcher remembers between polls: each feed's and page's ETag and
+Last-Modified (for conditional requests), the feed entry's date last seen and the
+article it became, and each site's robots.txt.
+
+It lives beside the store's articles: in SQLite in the index folder with the local
+store, in PostgreSQL with QA_STORE=milvus, so that watchers and servers on several
+machines share it (``open_state`` picks one from the settings).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,9 @@ from collections.abc import Container, Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
+from qa.config import Settings
 from qa.errors import QAError
 from qa.feeds.robots import RobotsFile
 
@@ -40,16 +47,47 @@ class Seen:
         return all(a in articles for a in self.article_ids)
 
 
-class WatchState:
+class WatchState(Protocol):
+    """Where the watcher's memory is kept; every implementation may be shared by threads
+    and processes, and saves a poll's rows all or none."""
+
+    def get(self, url: str) -> Seen | None: ...
+
+    def save(self, rows: Iterable[Seen]) -> None:
+        """Remember these, all or none (written after their articles were indexed)."""
+        ...
+
+    def load_robots(self, origin: str) -> RobotsFile | None: ...
+
+    def save_robots(self, origin: str, robots: RobotsFile) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def open_state(settings: Settings) -> WatchState:
+    """The state of the store the settings name: PostgreSQL's with QA_STORE=milvus, else
+    a file in the index folder."""
+    if settings.store == "milvus":
+        from qa.store.remote.feed_state import PostgresWatchState
+        from qa.store.remote.postgres import database_url
+
+        return PostgresWatchState(database_url(settings), settings.store_timeout)
+    return SqliteWatchState.beside(settings.index_dir)
+
+
+class SqliteWatchState:
     """The SQLite file; opened per call, so threads and processes may share it."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
     @classmethod
-    def beside(cls, index_dir: Path) -> WatchState:
+    def beside(cls, index_dir: Path) -> SqliteWatchState:
         index_dir.mkdir(parents=True, exist_ok=True)
         return cls(index_dir / STATE_NAME)
+
+    def close(self) -> None:
+        """Nothing is held between calls."""
 
     def get(self, url: str) -> Seen | None:
         with self._db() as db:
@@ -62,7 +100,6 @@ class WatchState:
         return Seen(row[0], row[1], row[2], row[3], tuple(json.loads(row[4])))
 
     def save(self, rows: Iterable[Seen]) -> None:
-        """Remember these, all or none (written after their articles were indexed)."""
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         with self._db() as db, db:
             db.executemany(

@@ -26,7 +26,7 @@ from qa.feeds.feed import parse_feed
 from qa.feeds.fetch import Fetched, Fetcher
 from qa.feeds.guard import AddressGuard
 from qa.feeds.robots import Robots
-from qa.feeds.state import Seen, WatchState
+from qa.feeds.state import Seen, WatchState, open_state
 from qa.types import Article
 
 if TYPE_CHECKING:
@@ -184,27 +184,29 @@ def _seen(url: str, fetched: Fetched, article_ids: tuple[str, ...]) -> Seen:
 
 class IndexSink:
     """The index of the settings' store, as `qa index --add` writes it; a running server
-    picks it up."""
+    picks it up. One store for every poll (a database store keeps its connections)."""
 
     def __init__(self, settings: Settings, encoder: Callable[[], Encoder]) -> None:
-        self.settings = settings
-        self.encoder = encoder
-
-    def indexed(self) -> Mapping[str, Article]:
         from qa.store import get_store
 
+        self.settings = settings
+        self.encoder = encoder
+        self.store = get_store(settings)
+
+    def indexed(self) -> Mapping[str, Article]:
         try:
-            return get_store(self.settings).open().documents.articles
+            return self.store.open().documents.articles
         except IndexMissingError:
             return {}
 
     def add(self, articles: Sequence[Article]) -> BuildReport:
         from qa.indexing import build
-        from qa.store import get_store
 
-        store = get_store(self.settings)
-        exists = store.current_version() is not None
-        return build(store, articles, self.settings, self.encoder, add=exists)
+        exists = self.store.current_version() is not None
+        return build(self.store, articles, self.settings, self.encoder, add=exists)
+
+    def close(self) -> None:
+        self.store.close()
 
 
 class ServiceSink:
@@ -245,11 +247,12 @@ async def watching(service: Service, settings: Settings) -> AsyncIterator[None]:
         return
     stop = threading.Event()
     sink = ServiceSink(service, asyncio.get_running_loop(), stop)
+    state = open_state(settings)
     watcher = Watcher(
         settings.watch_feeds,
         settings,
         sink,
-        WatchState.beside(settings.index_dir),
+        state,
         guard=AddressGuard(settings.fetch_allow_networks),
         stop=stop,
     )
@@ -260,6 +263,7 @@ async def watching(service: Service, settings: Settings) -> AsyncIterator[None]:
         stop.set()
         with contextlib.suppress(asyncio.CancelledError, TimeoutError):
             await asyncio.wait_for(task, settings.fetch_timeout + 5)
+        state.close()
 
 
 async def _serve_watching(watcher: Watcher, service: Service, settings: Settings) -> None:

@@ -23,11 +23,11 @@ from collections.abc import Sequence
 
 from qa.config import Settings
 from qa.encoders.base import Vectors
-from qa.errors import IndexMissingError, InputError, StoreUnavailableError
+from qa.errors import IndexMissingError, StoreUnavailableError
 from qa.store.base import Changes, Scored, Snapshot, Store, WriteLock
 from qa.store.remote.documents import MemoryDocuments
 from qa.store.remote.milvus import Milvus
-from qa.store.remote.postgres import Postgres
+from qa.store.remote.postgres import Postgres, database_url
 from qa.types import Filters
 
 log = logging.getLogger(__name__)
@@ -38,16 +38,12 @@ class RemoteStore(Store):
     """One Milvus server (two collections) and one PostgreSQL database."""
 
     def __init__(self, settings: Settings) -> None:
-        if settings.database_url is None or not settings.database_url.get_secret_value():
-            raise InputError(
-                "QA_STORE=milvus keeps the articles in PostgreSQL: set QA_DATABASE_URL, "
-                "e.g. postgresql://qa:secret@db:5432/qa (see docs/scaling.md)"
-            )
+        url = database_url(settings)
         token = settings.milvus_token.get_secret_value() if settings.milvus_token else ""
         self.milvus = Milvus(
             settings.milvus_uri, token, settings.milvus_collection_prefix, settings.store_timeout
         )
-        self.postgres = Postgres(settings.database_url.get_secret_value(), settings.store_timeout)
+        self.postgres = Postgres(url, settings.store_timeout)
         self.location = (
             f"Milvus at {settings.milvus_uri} ({settings.milvus_collection_prefix}_*) and "
             f"PostgreSQL at {self.postgres.where}"

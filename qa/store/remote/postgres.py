@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from qa.errors import IndexBusyError, StoreUnavailableError
+from qa.config import Settings
+from qa.errors import IndexBusyError, InputError, StoreUnavailableError
 from qa.store.base import Changes, NewArticle, StoredPassage
 from qa.store.manifest import Manifest
 from qa.types import Article, Source, Span
@@ -302,6 +303,16 @@ class Postgres:
                 (manifest.to_json(),),
             ).fetchone()[0]
         return int(version), [int(r[0]) for r in retired]
+
+
+def database_url(settings: Settings) -> str:
+    """QA_DATABASE_URL, which QA_STORE=milvus cannot do without."""
+    if settings.database_url is None or not settings.database_url.get_secret_value():
+        raise InputError(
+            "QA_STORE=milvus keeps the articles in PostgreSQL: set QA_DATABASE_URL, "
+            "e.g. postgresql://qa:secret@db:5432/qa (see docs/scaling.md)"
+        )
+    return settings.database_url.get_secret_value()
 
 
 def describe(url: str) -> str:
