@@ -358,17 +358,18 @@ def import_command(file: Path, index_dir: Path | None) -> None:
     """Load FILE, written by `qa export`, into the store QA_STORE names, in place of
     what it holds; the vectors are used as they are."""
     from qa.store import get_store
-    from qa.transfer import read, write
+    from qa.transfer import ExportFile, write
 
-    manifest, articles = read(file)
+    source = ExportFile(file)
+    source.check()  # every line, before the store is touched
     store = get_store(_settings(index_dir))
     try:
-        count = write(store, manifest, articles)
+        manifest = write(store, source.manifest, source.articles())
     finally:
         store.close()
     click.echo(
-        f"Imported {count} articles ({manifest.passages} passages, model {manifest.model}) "
-        f"into {store.location}."
+        f"Imported {manifest.articles} articles ({manifest.passages} passages, model "
+        f"{manifest.model}) into {store.location}."
     )
 
 

@@ -2,8 +2,17 @@
 
 The file is JSON Lines: a header with the manifest, then one line per article with its
 text, metadata, passages and sentences (ids and offsets) and their vectors (base64 of
-little-endian float32, exact). Importing writes it whole into the store the settings
-name, in place of what it held; ids are kept, so answers keep their offsets.
+little-endian float32, exact). Importing writes it into the store the settings name,
+in place of what it held. Articles keep their ids and offsets (passage and sentence
+ids too, except in a Milvus + PostgreSQL store that holds rows already: the new ones
+go past those, as both stand side by side until the import is live).
+
+Neither side holds the file in memory: an export is written an article at a time, and
+an import reads the file twice a line at a time, first to check every line (a bad one
+is named and nothing is written), then to write it in batches of bounded size, which
+the store makes visible only once all are in. (The local store still builds its FAISS
+and BM25 indexes in memory at the end, as every write of it does; their size is that
+of the vectors and texts, not of the file's JSON and base64.)
 """
 
 from __future__ import annotations
@@ -11,7 +20,8 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-from collections.abc import Iterable, Iterator
+from array import array
+from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -20,13 +30,14 @@ import numpy as np
 from qa.encoders.base import Vectors
 from qa.errors import InputError
 from qa.failures import writing
-from qa.store.base import Changes, NewArticle, Snapshot, Store, StoredPassage
+from qa.store.base import NewArticle, Snapshot, Store, StoredPassage
 from qa.store.manifest import FORMAT_VERSION, Manifest
 from qa.types import Article, Source, Span
 
 FORMAT = "qa-export"
 VERSION = 1
 _SOURCE_FIELDS = tuple(f.name for f in dataclasses.fields(Source))
+BATCH_BYTES = 16 * 2**20  # texts and vectors written at a time (Milvus rows take ~8x more)
 
 
 def articles_of(snapshot: Snapshot) -> Iterator[NewArticle]:
@@ -49,16 +60,40 @@ def articles_of(snapshot: Snapshot) -> Iterator[NewArticle]:
         )
 
 
-def copy(snapshot: Snapshot, store: Store) -> int:
-    """Write a snapshot into another store, in place of what it held; articles copied."""
+def copy(snapshot: Snapshot, store: Store) -> Manifest:
+    """Write a snapshot into another store, in place of what it held; its manifest there."""
     return write(store, snapshot.manifest, articles_of(snapshot))
 
 
-def write(store: Store, manifest: Manifest, articles: Iterable[NewArticle]) -> int:
-    upserts = tuple(articles)
+def write(
+    store: Store,
+    manifest: Manifest,
+    articles: Iterable[NewArticle],
+    *,
+    batch_bytes: int = BATCH_BYTES,
+) -> Manifest:
+    """Replace what ``store`` holds with ``articles``, written a batch at a time."""
     with writing(store.location), store.writing():
-        store.write(Changes(manifest, upserts, fresh=True))
-    return len(upserts)
+        return store.write_all(manifest, batches(articles, batch_bytes))
+
+
+def batches(articles: Iterable[NewArticle], limit: int) -> Iterator[list[NewArticle]]:
+    """Runs of articles whose texts and vectors take about ``limit`` bytes (one article
+    more than that is a batch alone)."""
+    batch: list[NewArticle] = []
+    size = 0
+    for new in articles:
+        if batch and size + _size(new) > limit:
+            yield batch
+            batch, size = [], 0
+        batch.append(new)
+        size += _size(new)
+    if batch:
+        yield batch
+
+
+def _size(new: NewArticle) -> int:
+    return len(new.article.text) + new.passage_vectors.nbytes + new.sentence_vectors.nbytes
 
 
 def export(snapshot: Snapshot, out: IO[str]) -> int:
@@ -76,31 +111,114 @@ def export(snapshot: Snapshot, out: IO[str]) -> int:
     return count
 
 
-def read(path: Path) -> tuple[Manifest, list[NewArticle]]:
-    """A file `qa export` wrote; InputError names the line that cannot be used."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            lines = [line for line in handle if line.strip()]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {path} ({exc}); give a file `qa export` wrote") from exc
-    if not lines:
-        raise InputError(f"{path} is empty; give a file `qa export` wrote")
-    try:
-        header = json.loads(lines[0])
-        if header.get("format") != FORMAT or header.get("version") != VERSION:
-            raise ValueError(f"it is not a {FORMAT} file of version {VERSION}")
-        manifest = Manifest(**header["manifest"])
-        if manifest.format != FORMAT_VERSION:
-            raise ValueError(f"its index format is {manifest.format}, not {FORMAT_VERSION}")
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise InputError(f"{path}, line 1: {exc}; give a file `qa export` wrote") from exc
-    articles = []
-    for number, line in enumerate(lines[1:], start=2):
+class ExportFile:
+    """A file `qa export` wrote; its header is read (and checked) when it is opened.
+
+    InputError names the line that cannot be used, and says nothing was imported.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        lines = self._lines()
         try:
-            articles.append(_article(json.loads(line), manifest.dimension))
+            first = next(lines, None)
+        finally:
+            lines.close()
+        if first is None:
+            raise InputError(f"{path} is empty; give a file `qa export` wrote")
+        self._header_line = first[0]
+        try:
+            self.manifest = _manifest(first[1])
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise InputError(f"{path}, line {number}: {exc}; nothing was imported") from exc
-    return manifest, articles
+            raise InputError(
+                f"{self._where(first[0])}: {exc}; give a file `qa export` wrote"
+            ) from exc
+
+    def check(self) -> int:
+        """Read every article once without keeping it; the number of articles. Each
+        article id, passage id and sentence id must be used once only."""
+        seen: dict[str, int] = {}
+        ids: dict[str, tuple[array[int], array[int]]] = {
+            "passage": (array("q"), array("q")),
+            "sentence": (array("q"), array("q")),
+        }
+        for number, new in self._articles():
+            first = seen.setdefault(new.article.id, number)
+            if first != number:
+                raise InputError(
+                    f"{self._where(number)}: article {new.article.id!r} is there already on "
+                    f"line {first}; nothing was imported"
+                )
+            for what, numbers in (
+                ("passage", [p.id for p in new.passages]),
+                ("sentence", [i for i, _ in new.sentences]),
+            ):
+                ids[what][0].extend(numbers)
+                ids[what][1].extend([number] * len(numbers))
+        for what, (found, lines) in ids.items():
+            self._check_unique(what, found, lines)
+        return len(seen)
+
+    def articles(self) -> Iterator[NewArticle]:
+        """Every article, read as it is asked for."""
+        for _, new in self._articles():
+            yield new
+
+    def _articles(self) -> Iterator[tuple[int, NewArticle]]:
+        dimension = self.manifest.dimension
+        lines = self._lines()
+        try:
+            for number, line in lines:
+                if number == self._header_line:
+                    continue
+                try:
+                    yield number, _article(json.loads(line), dimension)
+                except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                    raise InputError(f"{self._where(number)}: {exc}; nothing was imported") from exc
+        finally:
+            lines.close()
+
+    def _lines(self) -> Generator[tuple[int, str]]:
+        """(line number, text) of each line that is not blank."""
+        try:
+            with open(self.path, "rb") as handle:
+                for number, raw in enumerate(handle, start=1):
+                    try:
+                        line = raw.decode("utf-8")
+                    except UnicodeDecodeError as exc:
+                        raise InputError(
+                            f"{self._where(number)}: not UTF-8 ({exc.reason}); nothing was imported"
+                        ) from exc
+                    if line.strip():
+                        yield number, line
+        except OSError as exc:
+            raise InputError(
+                f"cannot read {self.path} ({exc}); give a file `qa export` wrote"
+            ) from exc
+
+    def _check_unique(self, what: str, found: array[int], lines: array[int]) -> None:
+        ids = np.frombuffer(found, dtype=np.int64)
+        order = np.argsort(ids, kind="stable")
+        twice = np.flatnonzero(ids[order][1:] == ids[order][:-1])
+        if len(twice):
+            first, second = order[twice[0]], order[twice[0] + 1]
+            raise InputError(
+                f"{self._where(lines[second])}: {what} id {ids[first]} is there already on "
+                f"line {lines[first]}; nothing was imported"
+            )
+
+    def _where(self, line: int) -> str:
+        return f"{self.path}, line {line}"
+
+
+def _manifest(line: str) -> Manifest:
+    header = json.loads(line)
+    if header.get("format") != FORMAT or header.get("version") != VERSION:
+        raise ValueError(f"it is not a {FORMAT} file of version {VERSION}")
+    manifest = Manifest(**header["manifest"])
+    if manifest.format != FORMAT_VERSION:
+        raise ValueError(f"its index format is {manifest.format}, not {FORMAT_VERSION}")
+    return manifest
 
 
 def _record(new: NewArticle) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, Protocol
@@ -164,6 +164,12 @@ class Store(ABC):
     @abstractmethod
     def write(self, changes: Changes) -> None:
         """Apply ``changes`` whole, or not at all; readers see the old state meanwhile."""
+
+    @abstractmethod
+    def write_all(self, manifest: Manifest, batches: Iterable[Sequence[NewArticle]]) -> Manifest:
+        """Replace everything with the articles of ``batches``, taken one batch at a time
+        (so no more than a batch is in memory), visible only once all are in: a batch
+        that raises leaves the state before. The manifest written, with its counts."""
 
     @abstractmethod
     def writing(self) -> WriteLock:

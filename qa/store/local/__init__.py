@@ -10,12 +10,13 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import sqlite3
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexUnusableError
 from qa.integrity import damaged_files
 from qa.store.admission import Admission
-from qa.store.base import Changes, Snapshot, Store, WriteLock, indexed_text
+from qa.store.base import Changes, NewArticle, Snapshot, Store, WriteLock, indexed_text
 from qa.store.local import documents, vectors, versions
 from qa.store.local.documents import SqliteDocuments
 from qa.store.local.lexical import Bm25Lexical
@@ -171,22 +172,64 @@ class LocalStore(Store):
             [sid for n in changes.upserts for sid, _ in n.sentences],
             [n.sentence_vectors for n in changes.upserts],
         )
+        self._publish(build, changes.manifest, docs, layout)
+
+    def write_all(self, manifest: Manifest, batches: Iterable[Sequence[NewArticle]]) -> Manifest:
+        """A new version holding just these: documents and vectors go to disk batch by
+        batch, and the version is published once all are in."""
+        build = versions.new_build(self.index_dir)
+        dimension = manifest.dimension
+        passages = vectors.Spool(build / "passages.spool", dimension)
+        sentences = vectors.Spool(build / "sentences.spool", dimension)
+        try:
+            for batch in batches:
+                documents.append(build / STORE, batch)
+                passages.add(
+                    [p.id for n in batch for p in n.passages], [n.passage_vectors for n in batch]
+                )
+                sentences.add(
+                    [i for n in batch for i, _ in n.sentences], [n.sentence_vectors for n in batch]
+                )
+            documents.append(build / STORE, ())  # an import of no articles: an empty index
+            docs = SqliteDocuments.read(build / STORE)
+            layout = vectors.layout_for(docs.passage_count(), self.exact_max)
+            for spool, name, made in (
+                (passages, PASSAGE_VECTORS, layout),
+                (sentences, SENTENCE_VECTORS, None),
+            ):
+                vectors.write(
+                    build / name, None, dimension, (), spool.ids, spool.vectors(), layout=made
+                )
+                spool.remove()
+            return self._publish(build, manifest, docs, layout)
+        except BaseException:
+            passages.remove()
+            sentences.remove()
+            shutil.rmtree(build, ignore_errors=True)
+            raise
+
+    def _publish(
+        self, build: Path, manifest: Manifest, docs: SqliteDocuments, layout: Layout
+    ) -> Manifest:
+        """The lexical index and the manifest of a written build, then the build as the
+        current version."""
         ids = sorted(docs.passage_ids())
-        title = changes.manifest.passage_title()
+        title = manifest.passage_title()
         texts = [
             indexed_text(docs.articles[docs.passage(i).article_id], docs.passage(i), title=title)
             for i in ids
         ]
         Bm25Lexical.build(texts, ids).save(build / LEXICAL)
-        manifest = dataclasses.replace(
-            changes.manifest,
+        written = dataclasses.replace(
+            manifest,
             articles=len(docs.articles),
             passages=docs.passage_count(),
             sentences=docs.sentence_count(),
-            extra={**changes.manifest.extra, PASSAGE_INDEX: layout.to_dict()},
+            extra={**manifest.extra, PASSAGE_INDEX: layout.to_dict()},
         )
-        (build / versions.MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
+        (build / versions.MANIFEST).write_text(written.to_json(), encoding="utf-8")
         versions.publish(self.index_dir, build)
+        return written
 
     def checkpoint_dir(self, cache_dir: Path) -> Path:
         return self.index_dir / CHECKPOINTS

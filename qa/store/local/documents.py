@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from qa.store.base import Changes, StoredPassage
+from qa.store.base import Changes, NewArticle, StoredPassage
 from qa.types import Article, Source, Span
 
 SCHEMA = """
@@ -226,29 +226,39 @@ def write(path: Path, previous: Path | None, changes: Changes) -> None:
             "origin = ? WHERE id = ?",
             [(*_source(a)[1:], a.origin, a.id) for a in changes.metadata],
         )
-        db.executemany(
-            "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (*_source(n.article), n.article.origin, n.article.text, n.article.text_hash)
-                for n in changes.upserts
-            ],
-        )
-        db.executemany(
-            "INSERT INTO sentences VALUES (?, ?, ?, ?)",
-            [
-                (sid, n.article.id, s.start, s.end)
-                for n in changes.upserts
-                for sid, s in n.sentences
-            ],
-        )
-        db.executemany(
-            "INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                (p.id, p.article_id, p.first_sentence, p.last_sentence, p.start, p.end)
-                for n in changes.upserts
-                for p in n.passages
-            ],
-        )
+        _insert(db, changes.upserts)
+
+
+def append(path: Path, upserts: Sequence[NewArticle]) -> None:
+    """Add new articles to documents being written (a fresh file when there is none yet),
+    one batch of a write too large to hold at once."""
+    fresh = not path.exists()
+    with closing(sqlite3.connect(path)) as db, db:
+        if fresh:
+            db.executescript(SCHEMA)
+        _insert(db, upserts)
+
+
+def _insert(db: sqlite3.Connection, upserts: Sequence[NewArticle]) -> None:
+    db.executemany(
+        "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (*_source(n.article), n.article.origin, n.article.text, n.article.text_hash)
+            for n in upserts
+        ],
+    )
+    db.executemany(
+        "INSERT INTO sentences VALUES (?, ?, ?, ?)",
+        [(sid, n.article.id, s.start, s.end) for n in upserts for sid, s in n.sentences],
+    )
+    db.executemany(
+        "INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (p.id, p.article_id, p.first_sentence, p.last_sentence, p.start, p.end)
+            for n in upserts
+            for p in n.passages
+        ],
+    )
 
 
 def _source(article: Article) -> tuple[str | None, ...]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+from array import array
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -201,6 +202,33 @@ def write(
             index.add_with_ids(batch, new_ids[offset : offset + rows])
         offset += rows
     faiss.write_index(index, str(path))
+
+
+class Spool:
+    """Vectors gathered batch by batch in a file, for a write too large to hold them as
+    they come (the FAISS index made from them is all that is in memory then)."""
+
+    def __init__(self, path: Path, dimension: int) -> None:
+        self.path = path
+        self.dimension = dimension
+        self.ids = array("q")
+        self._out = open(path, "wb")  # noqa: SIM115 (held until ``vectors``)
+
+    def add(self, ids: Sequence[int], vectors: Sequence[Vectors]) -> None:
+        self.ids.extend(ids)
+        for part in vectors:
+            self._out.write(np.ascontiguousarray(part, dtype="<f4").tobytes())
+
+    def vectors(self) -> Vectors:
+        """Everything added, memory-mapped from the file."""
+        self._out.close()
+        if not self.ids:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.memmap(self.path, dtype="<f4", mode="r", shape=(len(self.ids), self.dimension))
+
+    def remove(self) -> None:
+        self._out.close()
+        self.path.unlink(missing_ok=True)
 
 
 def _new_index(layout: Layout, dimension: int) -> Any:

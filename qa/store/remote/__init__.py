@@ -18,13 +18,16 @@ left out.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from qa.config import Settings
 from qa.encoders.base import Vectors
 from qa.errors import IndexMissingError, StoreUnavailableError
-from qa.store.base import Changes, Scored, Snapshot, Store, WriteLock
+from qa.store.base import Changes, NewArticle, Scored, Snapshot, Store, WriteLock
+from qa.store.manifest import Manifest
 from qa.store.remote.documents import MemoryDocuments
 from qa.store.remote.milvus import Milvus
 from qa.store.remote.postgres import Postgres, database_url
@@ -99,13 +102,39 @@ class RemoteStore(Store):
         if changes.metadata:
             uids = self.postgres.live_uids([a.id for a in changes.metadata])
             self.milvus.relabel(changes.metadata, uids)
-        version, retired = self.postgres.publish(changes, staged)
+        self._publish(changes, staged)
+
+    def write_all(self, manifest: Manifest, batches: Iterable[Sequence[NewArticle]]) -> Manifest:
+        """Each batch's rows go in as pending, then its vectors; one transaction at the
+        end makes them all live. A batch that fails takes the pending rows out again (or
+        the next write does, if a server is down)."""
+        self._remove_leftovers()
+        self.milvus.prepare(manifest.dimension, fresh=True)
+        # The rows in place stay until the new ones are live: the new ids go past theirs.
+        shift = self.postgres.next_free_id()
+        manifest = dataclasses.replace(manifest, next_id=manifest.next_id + shift)
+        staged: list[int] = []
+        try:
+            for batch in batches:
+                batch = [_shifted(new, shift) for new in batch] if shift else batch
+                uids = self.postgres.stage(batch)
+                staged.extend(uids)
+                self.milvus.insert(batch, uids, title=manifest.passage_title())
+        except BaseException:
+            with contextlib.suppress(StoreUnavailableError):
+                self._remove_leftovers()
+            raise
+        return self._publish(Changes(manifest, fresh=True), staged)
+
+    def _publish(self, changes: Changes, staged: Sequence[int]) -> Manifest:
+        version, manifest, retired = self.postgres.publish(changes, staged)
         log.info("store version v%d written: %d articles retired", version, len(retired))
         try:
             self.milvus.delete(retired)
             self.postgres.forget(retired)
         except StoreUnavailableError as exc:  # written whole; the next write tidies up
             log.warning("the replaced rows stay until the next write: %s", exc)
+        return manifest
 
     def _remove_leftovers(self) -> None:
         """What a write that failed halfway left: pending and retired articles' rows."""
@@ -114,6 +143,21 @@ class RemoteStore(Store):
             log.info("removing %d articles' rows a failed write left behind", len(leftovers))
             self.milvus.delete(leftovers)
             self.postgres.forget(leftovers)
+
+
+def _shifted(new: NewArticle, by: int) -> NewArticle:
+    """The article with its passage and sentence ids ``by`` higher."""
+    passages = tuple(
+        dataclasses.replace(
+            p,
+            id=p.id + by,
+            first_sentence=p.first_sentence + by,
+            last_sentence=p.last_sentence + by,
+        )
+        for p in new.passages
+    )
+    sentences = tuple((i + by, span) for i, span in new.sentences)
+    return dataclasses.replace(new, passages=passages, sentences=sentences)
 
 
 class MilvusVectors:

@@ -250,6 +250,15 @@ class Postgres:
                 )
         return uids
 
+    def next_free_id(self) -> int:
+        """The passage and sentence ids from here on are used by no row (0: no row yet)."""
+        with self.connection() as conn:
+            row = conn.execute(
+                "SELECT greatest((SELECT max(id) FROM qa_passages), "
+                "(SELECT max(id) FROM qa_sentences))"
+            ).fetchone()
+        return 0 if row is None or row[0] is None else int(row[0]) + 1
+
     def live_uids(self, article_ids: Sequence[str]) -> dict[str, int]:
         with self.connection() as conn:
             rows = conn.execute(
@@ -258,9 +267,10 @@ class Postgres:
             ).fetchall()
         return {r[0]: int(r[1]) for r in rows}
 
-    def publish(self, changes: Changes, staged: Sequence[int]) -> tuple[int, list[int]]:
+    def publish(self, changes: Changes, staged: Sequence[int]) -> tuple[int, Manifest, list[int]]:
         """One transaction: staged rows go live, replaced and removed ones retire, metadata
-        changes, and the new version is recorded. Its number and the retired uids."""
+        changes, and the new version is recorded. Its number and manifest, and the
+        retired uids."""
         gone = [*changes.deletes, *(n.article.id for n in changes.upserts)]
         with self.connection() as conn, conn.transaction():
             retired = conn.execute(
@@ -302,7 +312,7 @@ class Postgres:
                 "INSERT INTO qa_versions (manifest) VALUES (%s) RETURNING id",
                 (manifest.to_json(),),
             ).fetchone()[0]
-        return int(version), [int(r[0]) for r in retired]
+        return int(version), manifest, [int(r[0]) for r in retired]
 
 
 def database_url(settings: Settings) -> str:
