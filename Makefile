@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test soak install index lint bench bench-index bench-scale bench-stores bench-growth clean chromium postgresql screenshot
+.PHONY: run test soak install index lint bench bench-index bench-scale bench-stores bench-import bench-growth clean chromium postgresql screenshot
 
 run: index ## Build the index if it is missing or stale, then serve the page and API on 127.0.0.1:8000
 	$(BIN)/qa serve
@@ -51,6 +51,9 @@ bench-index: $(VENV)/.installed ## `qa index` of SciFact from scratch beside a b
 
 bench-stores: $(VENV)/.test-installed postgresql ## The seed test set through both stores (prints a table)
 	OMP_NUM_THREADS=1 $(BIN)/python -m bench.stores
+
+bench-import: $(VENV)/.test-installed postgresql ## Peak memory and time of `qa import` of 2,000 articles into both stores (prints a table)
+	OMP_NUM_THREADS=1 $(BIN)/python -m bench.transfer
 
 bench-growth: $(VENV)/.installed ## The seed test set on the seeds alone and mixed with 300, 1,000 unrelated articles
 	$(BIN)/python -m bench.growth

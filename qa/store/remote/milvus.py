@@ -60,12 +60,10 @@ def _calls(func: Callable[..., T]) -> Callable[..., T]:
 
     @functools.wraps(func)
     def wrapper(self: Milvus, *args: Any, **kwargs: Any) -> T:
-        from pymilvus.exceptions import MilvusException
-
         for attempt in (1, 2):
             try:
                 return func(self, *args, **kwargs)
-            except MilvusException as exc:
+            except _failures() as exc:
                 if attempt == 1 and "released" in str(exc).lower():
                     self._load()
                     continue
@@ -73,6 +71,15 @@ def _calls(func: Callable[..., T]) -> Callable[..., T]:
         raise AssertionError("unreachable")
 
     return wrapper
+
+
+def _failures() -> tuple[type[BaseException], ...]:
+    """What pymilvus raises when the server fails: its own exceptions, and (from some
+    calls, such as a delete past its deadline) gRPC's."""
+    import grpc
+    from pymilvus.exceptions import MilvusException
+
+    return (MilvusException, grpc.RpcError)
 
 
 class Milvus:
@@ -117,11 +124,9 @@ class Milvus:
         )
 
     def reachable(self) -> str | None:
-        from pymilvus.exceptions import MilvusException
-
         try:
             self.client.list_collections(timeout=self.timeout)
-        except MilvusException as exc:
+        except _failures() as exc:
             return str(self.unavailable(exc))
         return None
 
@@ -270,11 +275,14 @@ class Milvus:
         """Every row of these articles (by their PostgreSQL rows)."""
         if not uids:
             return
+        slow = max(self.timeout, 30.0)
         for name in (self.passages, self.sentences):
             if self.client.has_collection(name, timeout=self.timeout):
                 for at in range(0, len(uids), _BATCH):
                     chunk = [int(u) for u in uids[at : at + _BATCH]]
-                    self.client.delete(name, filter=f"article_uid in {chunk}", timeout=self.timeout)
+                    # Finding the rows may take longer than a question may wait; no
+                    # question waits for it.
+                    self.client.delete(name, filter=f"article_uid in {chunk}", timeout=slow)
         self._wrote_at = time.monotonic()
 
     # -- reading ------------------------------------------------------------------
