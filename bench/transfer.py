@@ -10,7 +10,6 @@ own `qa import` process, so its peak resident memory is that of the import alone
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from qa.encoders import get_encoder
 from qa.indexing import build
 from qa.store.local import LocalStore
 from qa.transfer import export
+from tests.exports import repeated
 from tests.servers import running
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +38,7 @@ def main(copies: int) -> int:
         seeds = base / "seeds.jsonl"
         with open(seeds, "w", encoding="utf-8") as out:
             export(LocalStore(local.index_dir).open(), out)
-        large = _copies(seeds, copies, base / "large.jsonl")
+        large = repeated(seeds, copies, base / "large.jsonl")
         columns = f"{'file':>10}{'articles':>10}{'passages':>10}{'peak RSS':>11}{'time':>9}"
         print(f"{'store':<22}{columns}")
         with running(base / "servers") as (milvus, postgres):
@@ -54,24 +54,6 @@ def main(copies: int) -> int:
                 for path in (seeds, large):
                     print(f"{name:<22}{_import(path, env)}")
     return 0
-
-
-def _copies(seeds: Path, copies: int, path: Path) -> Path:
-    header, *records = seeds.read_text(encoding="utf-8").splitlines()
-    with open(path, "w", encoding="utf-8") as out:
-        out.write(header + "\n")
-        for copy in range(copies):
-            shift = copy * 1_000_000
-            for line in records:
-                record = json.loads(line)
-                record["source"]["article_id"] += f"-{copy}"
-                record["passages"] = [
-                    [i + shift, first + shift, last + shift, start, end]
-                    for i, first, last, start, end in record["passages"]
-                ]
-                record["sentences"] = [[i + shift, s, e] for i, s, e in record["sentences"]]
-                out.write(json.dumps(record) + "\n")
-    return path
 
 
 def _import(path: Path, env: dict[str, str]) -> str:

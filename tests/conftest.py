@@ -139,6 +139,18 @@ class Remote:
         return settings
 
 
+def store_environment(settings: Settings) -> dict[str, str]:
+    """The QA_* variables that name the store of ``settings`` to another qa process."""
+    env = {"QA_STORE": settings.store, "QA_INDEX_DIR": str(settings.index_dir)}
+    if settings.database_url is not None:
+        env |= {
+            "QA_MILVUS_URI": settings.milvus_uri,
+            "QA_MILVUS_COLLECTION_PREFIX": settings.milvus_collection_prefix,
+            "QA_DATABASE_URL": settings.database_url.get_secret_value(),
+        }
+    return env
+
+
 @pytest.fixture(scope="session")
 def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Remote]:
     """Milvus Lite's server and Debian's PostgreSQL on free loopback ports."""

@@ -54,6 +54,19 @@ def wait_until_ready(url: str, deadline: float) -> None:
         time.sleep(0.05)
 
 
+def qa_process(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The qa command run to its end as a process of its own, with ``env`` added to this
+    one's environment (offline, one thread)."""
+    return subprocess.run(
+        [sys.executable, "-m", "qa", *args],
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", **env},
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 @contextmanager
 def serving_process(index_dir: Path, log: Path | None = None, **env: str) -> Iterator[str]:
     """A real `qa serve` process, as `make run` starts it, with these QA_* settings;

@@ -7,9 +7,6 @@ store's PostgreSQL (milvus), where watchers on several machines share it.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -24,7 +21,8 @@ from qa.feeds.watch import IndexSink, PollReport, Watcher
 from qa.indexing import BuildReport
 from qa.store import get_store
 from qa.types import Article
-from tests.conftest import FAKE_MODEL, ROOT, STORES, Remote
+from tests.conftest import FAKE_MODEL, STORES, Remote, store_environment
+from tests.serving import qa_process
 from tests.site import WEB, Reply, Site, serving
 
 PAGES = {
@@ -184,32 +182,19 @@ def test_two_watchers_in_two_processes_share_the_state_in_postgresql(
     tmp_path: Path,
 ) -> None:
     settings = remote.settings(fake_settings, fetch_host_interval=0)
-    assert settings.database_url is not None
     feeds = publish(site)
     assert len(watcher(feeds, settings, fake_encoder).poll().added) == 4
     written = version(settings)
     before = len(site.requests)
     elsewhere = tmp_path / "another-machine"  # its own folder: nothing shared on disk
     env = {
-        **os.environ,
-        "QA_STORE": "milvus",
-        "QA_MILVUS_URI": settings.milvus_uri,
-        "QA_MILVUS_COLLECTION_PREFIX": settings.milvus_collection_prefix,
-        "QA_DATABASE_URL": settings.database_url.get_secret_value(),
+        **store_environment(settings),
         "QA_ENCODER": "hashing",
         "QA_MODEL": FAKE_MODEL,
         "QA_INDEX_DIR": str(elsewhere),
         "QA_FETCH_HOST_INTERVAL": "0",
-        "OMP_NUM_THREADS": "1",
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "qa", "watch", *feeds, "--once"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = qa_process("watch", *feeds, "--once", env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Polled 2 feeds (2 unchanged): 0 added, 0 updated")
     asked = site.requests[before:]  # no robots.txt either: the first watcher read it

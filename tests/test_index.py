@@ -36,6 +36,7 @@ from qa.store.local.versions import CURRENT, MANIFEST, versions
 from qa.store.manifest import FORMAT_VERSION
 from qa.types import Article, Filters
 from tests.conftest import FAKE_MODEL, ROOT, SEEDS, opened
+from tests.serving import qa_process
 
 
 def article(aid: str, *sentences: str, title: str | None = None) -> Article:
@@ -433,14 +434,7 @@ def test_killed_build_leaves_the_previous_index_usable(tmp_path: Path) -> None:
             )
         )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "QA_INDEX_DIR": str(index_dir)}
-    first = subprocess.run(
-        [sys.executable, "-m", "qa", "index", str(SEEDS), "--quiet"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    first = qa_process("index", str(SEEDS), "--quiet", env={"QA_INDEX_DIR": str(index_dir)})
     assert first.returncode == 0, first.stderr
     before = opened(index_dir, model=DEFAULT_MODEL)
 

@@ -20,7 +20,8 @@ from qa.store.base import NewArticle
 from qa.store.local import LocalStore
 from qa.store.remote import RemoteStore
 from qa.transfer import ExportFile, batches, export, write
-from tests.conftest import STORES, seed_copy_for
+from tests.conftest import STORES, seed_copy_for, store_environment
+from tests.exports import repeated
 
 COPIES = 8  # of the five seed articles: 40 articles, a few dozen batches
 BATCH = 120_000  # bytes of text and vectors a batch holds: an article or two of the seeds
@@ -36,23 +37,7 @@ def seed_export(tmp_path_factory: pytest.TempPathFactory, seed_index_dir: Path) 
 
 @pytest.fixture(scope="module")
 def large_export(seed_export: Path) -> Path:
-    """The seed articles ``COPIES`` times over, each copy with ids of its own."""
-    header, *records = seed_export.read_text(encoding="utf-8").splitlines()
-    lines = [header]
-    for copy in range(COPIES):
-        shift = copy * 1_000_000
-        for line in records:
-            record = json.loads(line)
-            record["source"]["article_id"] += f"-{copy}"
-            record["passages"] = [
-                [i + shift, f + shift, last + shift, s, e]
-                for i, f, last, s, e in record["passages"]
-            ]
-            record["sentences"] = [[i + shift, s, e] for i, s, e in record["sentences"]]
-            lines.append(json.dumps(record))
-    path = seed_export.with_name("large.jsonl")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return repeated(seed_export, COPIES, seed_export.with_name("large.jsonl"))
 
 
 @pytest.fixture(params=STORES)
@@ -60,12 +45,8 @@ def target(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> I
     """A store of each kind holding the seed index, named by the environment as `qa
     import` reads it."""
     settings = seed_copy_for(request, request.param)
-    monkeypatch.setenv("QA_STORE", settings.store)
-    monkeypatch.setenv("QA_INDEX_DIR", str(settings.index_dir))
-    if settings.database_url is not None:
-        monkeypatch.setenv("QA_MILVUS_URI", settings.milvus_uri)
-        monkeypatch.setenv("QA_MILVUS_COLLECTION_PREFIX", settings.milvus_collection_prefix)
-        monkeypatch.setenv("QA_DATABASE_URL", settings.database_url.get_secret_value())
+    for name, value in store_environment(settings).items():
+        monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     yield settings
 
