@@ -136,7 +136,8 @@ class ExportFile:
 
     def check(self) -> int:
         """Read every article once without keeping it; the number of articles. Each
-        article id, passage id and sentence id must be used once only."""
+        article id, passage id and sentence id must be used once only, and the counts
+        must be those of the header (a file cut off between two lines is refused too)."""
         seen: dict[str, int] = {}
         ids: dict[str, tuple[array[int], array[int]]] = {
             "passage": (array("q"), array("q")),
@@ -157,6 +158,16 @@ class ExportFile:
                 ids[what][1].extend([number] * len(numbers))
         for what, (found, lines) in ids.items():
             self._check_unique(what, found, lines)
+        m = self.manifest
+        named = (m.articles, m.passages, m.sentences)
+        held = (len(seen), len(ids["passage"][0]), len(ids["sentence"][0]))
+        if held != named:
+            raise InputError(
+                f"{self.path} holds {held[0]} articles, {held[1]} passages and {held[2]} "
+                f"sentences, its header (line {self._header_line}) {named[0]}, {named[1]} and "
+                f"{named[2]}: it was cut off or changed since `qa export` wrote it; export it "
+                "again. Nothing was imported"
+            )
         return len(seen)
 
     def articles(self) -> Iterator[NewArticle]:

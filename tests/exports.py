@@ -10,9 +10,12 @@ from pathlib import Path
 def repeated(export: Path, copies: int, path: Path) -> Path:
     """``export``'s articles ``copies`` times over at ``path``, each copy with ids of its
     own (article ids end in -0, -1, ...; passage and sentence ids shifted by a million)."""
-    header, *records = export.read_text(encoding="utf-8").splitlines()
+    first, *records = export.read_text(encoding="utf-8").splitlines()
+    header = json.loads(first)
+    for count in ("articles", "passages", "sentences"):
+        header["manifest"][count] *= copies
     with open(path, "w", encoding="utf-8") as out:
-        out.write(header + "\n")
+        out.write(json.dumps(header) + "\n")
         for copy in range(copies):
             shift = copy * 1_000_000
             for line in records:

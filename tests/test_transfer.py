@@ -169,3 +169,11 @@ def test_a_file_that_repeats_an_id_or_is_not_text_is_refused_by_its_line(
         ExportFile(path).check()
     assert f"{path}, line {line}: " in str(raised.value)
     assert says in str(raised.value)
+
+
+def test_a_file_cut_off_between_two_lines_is_refused(large_export: Path, tmp_path: Path) -> None:
+    lines = large_export.read_text(encoding="utf-8").splitlines(keepends=True)
+    path = tmp_path / "cut.jsonl"
+    path.write_text("".join(lines[:-3]), encoding="utf-8")
+    with pytest.raises(InputError, match=r"holds 37 articles, .* its header \(line 1\) 40, "):
+        ExportFile(path).check()
