@@ -15,18 +15,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 _MARK = re.compile(r"[“”\"]")
 _OPENS_BEFORE = re.compile(r"(?:^|[\s(\[{—–-])$")
 
 
-def faces(text: str) -> list[bool]:
-    """The text's quotation marks in order, each True when it opens a quotation."""
-    return [
+@lru_cache(maxsize=1 << 16)
+def faces(text: str) -> tuple[bool, ...]:
+    """The text's quotation marks in order, each True when it opens a quotation (cached:
+    sentences recur in the passages of every question about them)."""
+    return tuple(
         found.group() == "“"
         or (found.group() == '"' and _OPENS_BEFORE.search(text[: found.start()]) is not None)
         for found in _MARK.finditer(text)
-    ]
+    )
 
 
 def whole(texts: Sequence[str], first: int, last: int, limit: int) -> tuple[int, int]:
@@ -47,7 +50,7 @@ def whole(texts: Sequence[str], first: int, last: int, limit: int) -> tuple[int,
     return first, last
 
 
-def _inside(marks: Sequence[list[bool]], before: int) -> bool:
+def _inside(marks: Sequence[tuple[bool, ...]], before: int) -> bool:
     """Whether the boundary after sentence ``before`` lies inside a quotation."""
     earlier = [m for sentence in marks[: before + 1] for m in sentence]
     later = [m for sentence in marks[before + 1 :] for m in sentence]

@@ -36,7 +36,7 @@ REZNIKOV = [
     ],
 )
 def test_each_mark_is_read_as_opening_or_closing(text: str, marks: list[bool]) -> None:
-    assert faces(text) == marks
+    assert list(faces(text)) == marks
 
 
 @pytest.mark.parametrize("best", [0, 1, 2])
