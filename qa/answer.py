@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from qa.quotations import whole
 from qa.types import Answer, Article, Corroboration, Hit, Result, Span
 
 
@@ -183,9 +184,10 @@ LEAD_IN = 2  # sentences at most: "That meeting ..." then "These meetings ..." r
 def _quote(hit: Hit, article: Article, policy: QuotePolicy) -> tuple[Answer, int, int]:
     """The answer, and which of the hit's sentences its quote spans.
 
-    The quote is the best sentence with its close neighbours, and the sentences before
-    it that it refers back to; within ``max_sentences``, the best sentence comes first,
-    then what it refers to, then the neighbours.
+    The quote is the best sentence with its close neighbours, the rest of a quotation
+    it is part of, and the sentences before it that it refers back to; within
+    ``max_sentences``, the best sentence comes first, then what it refers to, then the
+    neighbours.
     """
     lead = len(hit.lead_in)
     sentences = (*hit.lead_in, *hit.sentences)  # the lead-in is before the passage
@@ -193,10 +195,10 @@ def _quote(hit: Hit, article: Article, policy: QuotePolicy) -> tuple[Answer, int
         hit.sentence_scores, max_sentences=policy.max_sentences, margin=policy.margin
     )
     best = lead + max(range(len(hit.sentence_scores)), key=hit.sentence_scores.__getitem__)
-    low, high = lead + first, lead + last
+    texts = [article.text[s.start : s.end] for s in sentences]
+    low, high = whole(texts, lead + first, lead + last, policy.max_sentences)
     for _ in range(min(LEAD_IN, policy.max_sentences - 1)):
-        opening = sentences[low]
-        if low == 0 or not _REFERS_BACK.search(article.text[opening.start : opening.end]):
+        if low == 0 or not _REFERS_BACK.search(texts[low]):
             break
         low -= 1
     while high - low + 1 > policy.max_sentences:

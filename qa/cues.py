@@ -118,7 +118,7 @@ _NUMBER_NOUNS = _any(
     "figure", "speed", "temperature", "age", "weight", "value", "count",
 )  # fmt: skip
 _PERSON_NOUNS = _any(
-    "title", "position", "rank", "job", "person", "people", "official", "leader",
+    "title", "role", "position", "rank", "job", "name", "person", "people", "official", "leader",
     "minister", "president", "man", "woman", "men", "women", "author", "founder", "head",
     "player", "politician", "diplomat", "spokesman", "spokeswoman", "negotiator",
 )  # fmt: skip
@@ -198,7 +198,12 @@ _ENGLISH = Rules(
             ),
         ),
         "number": (
-            re.compile(r"[$€£¥]?\d[\d,.]*(?:\s?(?:%|percent|per cent|million|billion))?", _I),
+            # A year is a time, not a count: "How many fled?" is not answered by "in 2014".
+            re.compile(
+                r"(?<![\w,.])(?!(?:1[0-9]|20)\d\d(?:s\b|\b(?![,.]\d)))"
+                r"[$€£¥]?\d[\d,.]*(?:\s?(?:%|percent|per cent|million|billion))?",
+                _I,
+            ),
             re.compile(rf"\b{_NUMBER_WORDS}\b", _I),
         ),
         "person": (

@@ -21,6 +21,8 @@ EN = rules_for("en")
         ("What percentage of voters agreed?", {"number"}),
         ("Who led the Russian delegation?", {"person"}),
         ("What is Lavrov's title?", {"person"}),
+        ("What is Podolyak's role?", {"person"}),
+        ("What is the name of the river?", {"person"}),
         ("Which Ukrainian official spoke first?", {"person"}),
         ("Where was the second round of talks held?", {"place"}),
         ("In which city did they meet?", {"place"}),
@@ -93,6 +95,12 @@ def test_what_the_question_already_says_is_no_answer() -> None:
     assert cue_scores(question, ["They met in Minsk.", "They met at the Palace."], EN) == [0, 1]
     # Nor does the question's own number answer how many.
     assert cue_scores("How many of the 40 ships sailed?", ["All 40 ships sailed."], EN) == [0.0]
+
+
+def test_a_year_is_a_time_and_no_count() -> None:
+    sentences = ["The army was formed in 2014.", "It has 2,014 soldiers.", "It grew in the 1990s."]
+    assert cue_scores("How many soldiers does it have?", sentences, EN) == [0.0, 1.0, 0.0]
+    assert cue_scores("When was the army formed?", sentences, EN) == [1.0, 0.0, 1.0]
 
 
 def test_a_question_asking_no_kind_gives_no_cue() -> None:

@@ -35,6 +35,11 @@ CASES = [
         "The Russian team was headed by Vladimir Medinsky.",
     ),
     (
+        "What is Medinsky's role?",
+        "Medinsky's role in the talks was discussed at length.",
+        "Vladimir Medinsky, an aide to the Russian president, leads the team.",
+    ),
+    (
         "Where did the delegations meet?",
         "The delegations met for several hours and agreed to meet again.",
         "The delegations gathered in Gomel, close to the frontier.",
