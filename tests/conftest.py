@@ -123,7 +123,7 @@ class Remote:
                 "milvus_uri": self.milvus.uri,
                 "milvus_collection_prefix": name,
                 "database_url": self.postgres.new_database(name),
-                "store_timeout": 3.0,
+                "store_timeout": 6.0,  # a loaded machine's Milvus Lite search can pass 3 s
                 **changes,
             }
         )
