@@ -20,7 +20,7 @@ index no larger than the neighbourhood it is the index's own BM25.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,8 +44,22 @@ def zscore(values: np.ndarray) -> np.ndarray:
     return normalised
 
 
+@dataclass(frozen=True, slots=True)
+class Bag:
+    """A passage's words as BM25 counts them: how often each stands, and how many in all.
+    Made once per passage and kept, as the same passages come near question after
+    question."""
+
+    counts: Mapping[str, int]
+    length: int
+
+    @classmethod
+    def of(cls, words: Sequence[str]) -> Bag:
+        return cls(Counter(words), len(words))
+
+
 def neighbourhood_bm25(
-    question: Sequence[str], passages: Sequence[Sequence[str]], neighbourhood: int
+    question: Sequence[str], passages: Sequence[Bag], neighbourhood: int
 ) -> np.ndarray:
     """BM25 (Lucene's IDF) of each passage's words for the question's words, with the
     document frequencies and mean length of the first ``neighbourhood`` passages.
@@ -56,8 +70,8 @@ def neighbourhood_bm25(
     size = min(neighbourhood, len(passages))
     if not size or not question:
         return scores
-    counts = [Counter(words) for words in passages]
-    lengths = np.array([len(words) for words in passages], dtype=np.float64)
+    counts = [bag.counts for bag in passages]
+    lengths = np.array([bag.length for bag in passages], dtype=np.float64)
     mean_length = float(lengths[:size].mean()) or 1.0
     norm = K1 * (1 - B + B * lengths / mean_length)
     for word in question:  # a word asked twice counts twice, as in the index

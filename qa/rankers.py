@@ -15,7 +15,7 @@ import numpy as np
 from qa.config import Settings
 from qa.errors import InputError, ModelError
 from qa.evidence import Evidence
-from qa.fusion import Weights, fuse, neighbourhood_bm25
+from qa.fusion import Bag, Weights, fuse, neighbourhood_bm25
 from qa.store import Scored, Snapshot, StoredPassage
 from qa.store.base import indexed_text
 from qa.store.local.lexical import stems
@@ -25,6 +25,9 @@ RANKERS = ("dense", "bm25", "hybrid")
 # Hybrid search fuses this many candidates from each list at least: enough for the
 # normalisation to see the spread of scores, which is what the weights were chosen with.
 FUSION_POOL = 100
+# Passages whose words hybrid search keeps counted (first in, first out): a topic's
+# passages come near question after question, so each is stemmed and counted once.
+BAGS_KEPT = 50_000
 
 
 class Ranker(ABC):
@@ -74,6 +77,7 @@ class HybridRanker(Ranker):
         super().__init__(snapshot)
         self.weights = weights
         self.neighbourhood = neighbourhood  # QA_FUSION_NEIGHBOURHOOD; 0: the index's BM25
+        self._bags: dict[int, Bag] = {}  # by passage id, at most BAGS_KEPT
 
     def rank(
         self, questions: Sequence[str], evidence: Sequence[Evidence], k: int, filters: Filters
@@ -108,10 +112,19 @@ class HybridRanker(Ranker):
     def _words(
         self, question: str, passages: Sequence[StoredPassage], neighbourhood: int
     ) -> np.ndarray:
-        docs = self.snapshot.documents
-        title = self.snapshot.manifest.passage_title()
-        words = [stems(indexed_text(docs.articles[p.article_id], p, title=title)) for p in passages]
-        return neighbourhood_bm25(stems(question), words, neighbourhood)
+        return neighbourhood_bm25(stems(question), [self._bag(p) for p in passages], neighbourhood)
+
+    def _bag(self, passage: StoredPassage) -> Bag:
+        bag = self._bags.get(passage.id)
+        if bag is None:
+            docs = self.snapshot.documents
+            title = self.snapshot.manifest.passage_title()
+            text = indexed_text(docs.articles[passage.article_id], passage, title=title)
+            bag = Bag.of(stems(text))
+            if len(self._bags) >= BAGS_KEPT:
+                self._bags.pop(next(iter(self._bags)))
+            self._bags[passage.id] = bag
+        return bag
 
 
 class CrossEncoderReranker(Ranker):

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qa.fusion import Weights, fuse, neighbourhood_bm25, zscore
+from qa.fusion import Bag, Weights, fuse, neighbourhood_bm25, zscore
 from qa.retrieve import Retriever
 from qa.store.local.lexical import Bm25Lexical, stems
 from qa.types import Filters
@@ -96,13 +96,13 @@ def test_over_the_whole_index_it_is_the_index_s_own_bm25() -> None:
     question = "Who greeted the delegations at the talks in Belarus?"
     index = Bm25Lexical.build(PASSAGES, list(range(len(PASSAGES))))
     theirs = dict(index.search([question], len(PASSAGES), Filters())[0])
-    ours = neighbourhood_bm25(stems(question), [stems(p) for p in PASSAGES], len(PASSAGES))
+    ours = neighbourhood_bm25(stems(question), [Bag.of(stems(p)) for p in PASSAGES], len(PASSAGES))
     expected = [theirs.get(i, 0.0) for i in range(len(PASSAGES))]
     assert np.allclose(ours, expected, rtol=1e-4, atol=1e-6)
 
 
 def test_a_word_every_neighbour_holds_weighs_less_than_one_a_single_neighbour_holds() -> None:
-    words = [stems(p) for p in PASSAGES]
+    words = [Bag.of(stems(p)) for p in PASSAGES]
     scores = neighbourhood_bm25(stems("Ukraine Makei"), words, len(PASSAGES))
     assert int(np.argmax(scores)) == 2  # Makei, once; not "Ukraine" twice
 
@@ -118,13 +118,15 @@ word_lists = st.lists(st.sampled_from(["talk", "ukrain", "belarus", "ceasefir", 
 def test_passages_beyond_the_neighbourhood_never_change_the_others_scores(
     question: list[str], inside: list[list[str]], outside: list[list[str]]
 ) -> None:
-    alone = neighbourhood_bm25(question, inside, len(inside))
-    grown = neighbourhood_bm25(question, inside + outside, len(inside))
+    bags = [Bag.of(words) for words in inside + outside]
+    alone = neighbourhood_bm25(question, bags[: len(inside)], len(inside))
+    grown = neighbourhood_bm25(question, bags, len(inside))
     assert np.allclose(grown[: len(inside)], alone)
     assert (grown >= 0).all()
 
 
 def test_no_words_or_no_neighbourhood_scores_nothing() -> None:
-    assert neighbourhood_bm25([], [["talk"]], 1).tolist() == [0.0]
-    assert neighbourhood_bm25(["talk"], [["talk"]], 0).tolist() == [0.0]
+    talk = [Bag.of(["talk"])]
+    assert neighbourhood_bm25([], talk, 1).tolist() == [0.0]
+    assert neighbourhood_bm25(["talk"], talk, 0).tolist() == [0.0]
     assert neighbourhood_bm25(["talk"], [], 5).tolist() == []

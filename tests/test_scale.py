@@ -22,6 +22,7 @@ from qa.encoders import Vectors
 from qa.encoders.hashing import HashingEncoder
 from qa.indexing import build, remove
 from qa.retrieve import Retriever
+from qa.store.base import StoredPassage
 from qa.store.local import CHECKPOINTS, LocalStore, layout_of
 from qa.store.local import vectors as faiss_vectors
 from qa.store.local.vectors import FaissVectors, Layout, layout_for
@@ -272,3 +273,41 @@ def test_listing_the_articles_reads_none_of_their_texts(tmp_path: Path) -> None:
     assert all(passages == 4 for _, passages in listing)
     assert not docs.articles._kept  # type: ignore[attr-defined]  # no text was read
     assert [len(docs.passages_of(s.article_id)) for s, _ in listing] == [4] * 12
+
+
+def test_passages_and_sentences_kept_in_memory_stay_right_past_what_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Oracle: the lookups kept as objects (emptied when full) give the rows of the
+    SQLite file, in any order, again and again."""
+    import sqlite3
+
+    from qa.store.local import STORE, documents
+    from qa.store.local.versions import current_version
+    from qa.types import Span
+
+    settings = settings_for(tmp_path / "index")
+    corpus = [story(i) for i in range(12)]
+    build(store(tmp_path / "index", 1000), corpus, settings, lambda: HashingEncoder(FAKE_MODEL))
+    docs = store(tmp_path / "index", 1000).open().documents
+    with sqlite3.connect(current_version(tmp_path / "index") / STORE) as db:
+        passages = {
+            row[0]: StoredPassage(*row)
+            for row in db.execute(
+                "SELECT id, article_id, first_sentence, last_sentence, start_char, end_char "
+                "FROM passages"
+            )
+        }
+        spans = {
+            i: Span(a, b)
+            for i, a, b in db.execute("SELECT id, start_char, end_char FROM sentences")
+        }
+    monkeypatch.setattr(documents, "_KEPT_ROWS", 5)
+    rng = np.random.default_rng(0)
+    for wanted, look_up, kept in (
+        (passages, docs.passage, "_passages"),
+        (spans, docs.sentence, "_spans"),
+    ):
+        order = [int(i) for i in rng.permutation(sorted(wanted))] * 3
+        assert [look_up(i) for i in order] == [wanted[i] for i in order]
+        assert len(getattr(docs, kept)) <= 5

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import re
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -22,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from qa.api import routes, web
 from qa.api.deadline import Deadline
 from qa.api.metrics import Metrics
+from qa.api.request_log import RequestLog
 from qa.api.schemas import ArticleIn, UrlIn
 from qa.api.uploads import TooLargeError, UnsupportedTypeError, describe_errors
 from qa.config import Settings, get_settings
@@ -114,7 +112,7 @@ def create_app(
             allow_headers=["Authorization", "Content-Type"],
         )
     app.add_middleware(Deadline, seconds=settings.request_timeout)  # inside the log line
-    app.middleware("http")(_log_requests)
+    app.add_middleware(RequestLog, metrics=app.state.metrics)
     _add_error_handlers(app)
     _document_article_body(app)
     return app
@@ -155,32 +153,6 @@ def _allowed_methods(request: Request) -> str:
 def _log_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("could not load: %s", task.exception())
-
-
-async def _log_requests(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    """One JSON line per request: id, method, path, status, latency, k; never a header."""
-    request_id = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex[:16]
-    start = time.perf_counter()
-    response = await call_next(request)
-    elapsed = time.perf_counter() - start
-    route = request.scope.get("route")
-    template = getattr(route, "path", "unmatched")
-    metrics: Metrics = request.app.state.metrics
-    metrics.requests.labels(template, request.method, str(response.status_code)).inc()
-    metrics.latency.labels(template).observe(elapsed)
-    response.headers["X-Request-ID"] = request_id
-    line = {
-        "id": request_id,
-        "method": request.method,
-        "path": request.url.path,
-        "status": response.status_code,
-        "ms": round(elapsed * 1000, 1),
-        "k": getattr(request.state, "k", None),
-    }
-    log.info(json.dumps(line, ensure_ascii=False))
-    return response
 
 
 def _add_error_handlers(app: FastAPI) -> None:
