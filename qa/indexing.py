@@ -171,7 +171,7 @@ def _write(
     for article, chunks in zip(to_split, split_all(to_split, settings), strict=True):
         plan.add(article, chunks, settings)
     checkpoints = Checkpoints(store.checkpoint_dir(settings.cache_dir))
-    upserts, dimension = plan.embedded(base, get_encoder, settings, progress, checkpoints)
+    batches, dimension = plan.embedded(base, get_encoder, settings, progress, checkpoints)
     manifest = Manifest(
         format=FORMAT_VERSION,
         model=settings.model,
@@ -185,8 +185,11 @@ def _write(
         next_id=plan.next_id,
         versions=_library_versions(),
     )
-    fresh = base is None
-    store.write(Changes(manifest, upserts, relabelled, deletes, fresh=fresh, retrain=retrain))
+    if base is None:  # a batch at a time: a build from scratch holds no more than that
+        store.write_all(manifest, batches)
+    else:
+        upserts = tuple(new for batch in batches for new in batch)
+        store.write(Changes(manifest, upserts, relabelled, deletes, retrain=retrain))
     checkpoints.clear()
     return BuildReport(
         store.location,
@@ -298,11 +301,12 @@ class _Plan:
         settings: Settings,
         progress: bool,
         checkpoints: Checkpoints,
-    ) -> tuple[tuple[NewArticle, ...], int]:
-        """The articles with their vectors, and the vectors' dimension.
+    ) -> tuple[Iterator[list[NewArticle]], int]:
+        """The articles with their vectors, a batch at a time as they are embedded, and
+        the vectors' dimension.
 
-        Embedded in batches of whole articles, each saved in ``checkpoints`` before the
-        next, so a build stopped part-way embeds only what it had not done.
+        Each batch of whole articles is saved in ``checkpoints`` before the next is
+        embedded, so a build stopped part-way embeds only what it had not done.
         """
         batches = self._batches()
         keys = [self._key(batch, settings) for batch in batches]
@@ -313,28 +317,10 @@ class _Plan:
         # The model is loaded first, so that an error loading it comes before any bar.
         needed = any(f is None for f in found) or (base is None and not batches)
         encoder = get_encoder() if needed else None
-        bar = _bar(
-            progress,
-            len(self.texts),
-            sum(b.passages for b, f in zip(batches, found, strict=True) if f),
-            len(self.sentence_texts),
-        )
-        done: list[tuple[Vectors, Vectors]] = []
-        for batch, key, saved in zip(batches, keys, found, strict=True):
-            if saved is None:
-                assert encoder is not None
-                vectors = self._embed(batch, encoder, settings)
-                checkpoints.save(key, *vectors)
-                saved = checkpoints.load(key, batch.passages, batch.sentences) or vectors
-                if bar is not None:
-                    bar.update(batch.passages)
-            done.append(saved)
-        if bar is not None:
-            bar.close()
         if encoder is not None:
             dimension = encoder.dimension
-        elif done:
-            dimension = int(done[0][0].shape[1])
+        elif found and found[0] is not None:
+            dimension = int(found[0][0].shape[1])
         else:
             dimension = base.manifest.dimension if base is not None else 0
         if base is not None and base.manifest.dimension != dimension:
@@ -342,21 +328,45 @@ class _Plan:
                 f"the model {settings.model!r} makes {dimension}-dimensional vectors, the index "
                 f"holds {base.manifest.dimension}-dimensional ones. Run `qa index` to rebuild it."
             )
+
+        def stream() -> Iterator[list[NewArticle]]:
+            bar = _bar(
+                progress,
+                len(self.texts),
+                sum(b.passages for b, f in zip(batches, found, strict=True) if f),
+                len(self.sentence_texts),
+            )
+            for batch, key, saved in zip(batches, keys, found, strict=True):
+                if saved is None:
+                    assert encoder is not None
+                    vectors = self._embed(batch, encoder, settings)
+                    checkpoints.save(key, *vectors)
+                    saved = checkpoints.load(key, batch.passages, batch.sentences) or vectors
+                    if bar is not None:
+                        bar.update(batch.passages)
+                yield self._stored(batch, saved)
+            if bar is not None:
+                bar.close()
+
+        return stream(), dimension
+
+    def _stored(self, batch: _Batch, vectors: tuple[Vectors, Vectors]) -> list[NewArticle]:
+        """A batch's articles with their rows of the batch's vectors."""
+        passage_rows, sentence_rows = vectors
         out = []
-        for batch, (passage_rows, sentence_rows) in zip(batches, done, strict=True):
-            p = s = 0
-            for article, passages, sentences in self.articles[batch.first : batch.last]:
-                out.append(
-                    NewArticle(
-                        article,
-                        tuple(passages),
-                        tuple(sentences),
-                        passage_rows[p : p + len(passages)],
-                        sentence_rows[s : s + len(sentences)],
-                    )
+        p = s = 0
+        for article, passages, sentences in self.articles[batch.first : batch.last]:
+            out.append(
+                NewArticle(
+                    article,
+                    tuple(passages),
+                    tuple(sentences),
+                    passage_rows[p : p + len(passages)],
+                    sentence_rows[s : s + len(sentences)],
                 )
-                p, s = p + len(passages), s + len(sentences)
-        return tuple(out), dimension
+            )
+            p, s = p + len(passages), s + len(sentences)
+        return out
 
     def _batches(self) -> list[_Batch]:
         """Runs of whole articles of about ``BATCH_PASSAGES`` passages each."""
