@@ -88,11 +88,13 @@ def fuse(
     best_sentence_cosine: np.ndarray,
     bm25: np.ndarray,
     weights: Weights,
+    *,
+    limit: int | None = None,
 ) -> list[tuple[int, float]]:
-    """(passage id, fused score), best first."""
+    """(passage id, fused score), best first; the first ``limit`` only, if given."""
     if not len(candidates):
         return []
     meaning = (1 - weights.sentence) * passage_cosine + weights.sentence * best_sentence_cosine
     fused = weights.dense * zscore(meaning) + (1 - weights.dense) * zscore(bm25)
-    order = np.argsort(-fused, kind="stable")
+    order = np.argsort(-fused, kind="stable")[:limit]
     return [(int(candidates[i]), float(fused[i])) for i in order]

@@ -86,12 +86,17 @@ class HybridRanker(Ranker):
         dense_lists = dense(self.snapshot, evidence, pool, filters)
         lexical_lists = self.snapshot.lexical.search(questions, pool, filters)
         return [
-            self._fuse(q, known, d, lx)[:k]
+            self._fuse(q, known, d, lx, k)
             for q, known, d, lx in zip(questions, evidence, dense_lists, lexical_lists, strict=True)
         ]
 
     def _fuse(
-        self, question: str, evidence: Evidence, dense: list[Scored], lexical: list[Scored]
+        self,
+        question: str,
+        evidence: Evidence,
+        dense: list[Scored],
+        lexical: list[Scored],
+        k: int,
     ) -> list[Scored]:
         # The dense list first, in its order: its head is the neighbourhood.
         candidates = list(dict.fromkeys([s.id for s in dense] + [s.id for s in lexical]))
@@ -106,7 +111,8 @@ class HybridRanker(Ranker):
         else:  # the index's own BM25 (and with no vectors there is no neighbourhood)
             scores = {s.id: s.score for s in lexical}
             bm25 = np.array([scores.get(pid, 0.0) for pid in candidates], dtype=np.float64)
-        fused = fuse(candidates, evidence.passage_cosines(candidates), best, bm25, self.weights)
+        cosines = evidence.passage_cosines(candidates)
+        fused = fuse(candidates, cosines, best, bm25, self.weights, limit=k)
         return [Scored(pid, score) for pid, score in fused]
 
     def _words(

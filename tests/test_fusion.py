@@ -59,6 +59,8 @@ def test_fusion_ranks_every_candidate_once_best_first(
     assert sorted(pid for pid, _ in ranked) == ids
     scores = [score for _, score in ranked]
     assert scores == sorted(scores, reverse=True)
+    for limit in (0, 1, 5):
+        assert fuse(ids, *columns, W, limit=limit) == ranked[:limit]
 
 
 def test_hybrid_puts_a_lexical_only_and_a_meaning_led_answer_first(
