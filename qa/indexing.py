@@ -336,17 +336,19 @@ class _Plan:
                 sum(b.passages for b, f in zip(batches, found, strict=True) if f),
                 len(self.sentence_texts),
             )
-            for batch, key, saved in zip(batches, keys, found, strict=True):
-                if saved is None:
-                    assert encoder is not None
-                    vectors = self._embed(batch, encoder, settings)
-                    checkpoints.save(key, *vectors)
-                    saved = checkpoints.load(key, batch.passages, batch.sentences) or vectors
-                    if bar is not None:
-                        bar.update(batch.passages)
-                yield self._stored(batch, saved)
-            if bar is not None:
-                bar.close()
+            try:
+                for batch, key, saved in zip(batches, keys, found, strict=True):
+                    if saved is None:
+                        assert encoder is not None
+                        vectors = self._embed(batch, encoder, settings)
+                        checkpoints.save(key, *vectors)
+                        saved = checkpoints.load(key, batch.passages, batch.sentences) or vectors
+                        if bar is not None:
+                            bar.update(batch.passages)
+                    yield self._stored(batch, saved)
+            finally:  # a stopped build leaves its terminal line whole
+                if bar is not None:
+                    bar.close()
 
         return stream(), dimension
 

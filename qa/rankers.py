@@ -16,6 +16,7 @@ from qa.config import Settings
 from qa.errors import InputError, ModelError
 from qa.evidence import Evidence
 from qa.fusion import Bag, Weights, fuse, neighbourhood_bm25
+from qa.kept import keep
 from qa.store import Scored, Snapshot, StoredPassage
 from qa.store.base import indexed_text
 from qa.store.local.lexical import stems
@@ -25,7 +26,7 @@ RANKERS = ("dense", "bm25", "hybrid")
 # Hybrid search fuses this many candidates from each list at least: enough for the
 # normalisation to see the spread of scores, which is what the weights were chosen with.
 FUSION_POOL = 100
-# Passages whose words hybrid search keeps counted (first in, first out): a topic's
+# Passages whose words hybrid search keeps counted (qa.kept): a topic's
 # passages come near question after question, so each is stemmed and counted once.
 BAGS_KEPT = 50_000
 
@@ -126,10 +127,7 @@ class HybridRanker(Ranker):
             docs = self.snapshot.documents
             title = self.snapshot.manifest.passage_title()
             text = indexed_text(docs.articles[passage.article_id], passage, title=title)
-            bag = Bag.of(stems(text))
-            if len(self._bags) >= BAGS_KEPT:
-                self._bags.pop(next(iter(self._bags)))
-            self._bags[passage.id] = bag
+            bag = keep(self._bags, passage.id, Bag.of(stems(text)), BAGS_KEPT)
         return bag
 
 

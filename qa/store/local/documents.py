@@ -14,11 +14,11 @@ from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
+from qa.kept import keep
 from qa.store.base import Changes, NewArticle, StoredPassage
 from qa.types import Article, Source, Span
 
@@ -45,7 +45,6 @@ _KEPT_ARTICLES = 4096  # article texts kept in memory after a question read them
 # and making them from the arrays each time took a sixth of the question path's time
 # under 16 clients (py-spy).
 _KEPT_ROWS = 100_000
-T = TypeVar("T")
 
 
 class SqliteDocuments:
@@ -109,7 +108,7 @@ class SqliteDocuments:
         found = self._passages.get(passage_id)
         if found is None:
             row = self._passage_rows[_find(self._passage_ids, passage_id, "passage")]
-            found = _keep(self._passages, passage_id, self._stored(row))
+            found = keep(self._passages, passage_id, self._stored(row), _KEPT_ROWS)
         return found
 
     def passages_of(self, article_id: str) -> Sequence[StoredPassage]:
@@ -124,7 +123,7 @@ class SqliteDocuments:
         if found is None:
             row = _find(self._sentence_ids, sentence_id, "sentence")
             start, end = self._sentence_spans[row]
-            found = _keep(self._spans, sentence_id, Span(int(start), int(end)))
+            found = keep(self._spans, sentence_id, Span(int(start), int(end)), _KEPT_ROWS)
         return found
 
     def sentences_before(self, passage: StoredPassage, n: int) -> tuple[Span, ...]:
@@ -218,15 +217,6 @@ def _array(
             flat.append(codes[row[1]])
             flat.extend(row[2:])
     return np.asarray(flat, dtype=np.int64).reshape(-1, width)
-
-
-def _keep(kept: dict[int, T], key: int, value: T) -> T:
-    """``value``, kept under ``key``; a full dict is emptied first (clear is atomic, so
-    threads reading beside it never see it half done)."""
-    if len(kept) >= _KEPT_ROWS:
-        kept.clear()
-    kept[key] = value
-    return value
 
 
 def _find(ids: NDArray[np.int64], wanted: int, what: str) -> int:
