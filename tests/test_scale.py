@@ -183,6 +183,31 @@ def test_approximate_search_finds_what_brute_force_cosine_finds(tmp_path: Path) 
     assert np.allclose(index.vectors(ids[:5].tolist()), rows[:5], atol=1e-6)
 
 
+def test_a_search_from_a_question_thread_runs_on_one_openmp_thread(tmp_path: Path) -> None:
+    """OpenMP's thread count is per thread: the service's question thread, not the one
+    that imported FAISS, must be held to one (two cost 0.7 ms a batch under load)."""
+    import threading
+
+    import faiss
+
+    rows = clustered(100, 16, seed=3)
+    path = tmp_path / "passages.faiss"
+    faiss_vectors.write(path, None, 16, [], np.arange(100), rows)
+    index = FaissVectors.read(path)
+    seen: list[tuple[int, int]] = []
+
+    def ask() -> None:
+        before = faiss.omp_get_max_threads()
+        found = index.search(rows[:4], 3, Filters())
+        seen.append((before, faiss.omp_get_max_threads()))
+        assert [f[0].id for f in found] == [0, 1, 2, 3]
+
+    thread = threading.Thread(target=ask)
+    thread.start()
+    thread.join()
+    assert seen == [(os.cpu_count() or 1, 1)]
+
+
 # -- a build killed part-way resumes -----------------------------------------------------------
 
 
