@@ -1,6 +1,7 @@
 """Benchmark of the HTTP API: start `qa serve`, load it from 1, 4 and 16 clients, print a table.
 
     .venv/bin/python -m bench.api [--requests 600] [--clients 1,4,16] [--retrievers dense,hybrid]
+                                  [--workers 0,1]
 
 Beside the service figures it times the bare PyTorch ``model.encode`` of one question in
 the same run (the reference: the ratio shows the service against the model alone), each
@@ -34,6 +35,7 @@ QA = [sys.executable, "-m", "qa"]
 @dataclass(frozen=True)
 class Row:
     retriever: str
+    workers: int
     clients: int
     requests: int
     p50_ms: float
@@ -54,17 +56,29 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(index_dir: Path, retriever: str) -> Iterator[str]:
-    """A real `qa serve` process, as `make run` starts it."""
-    with serving(index_dir, retriever) as (url, _):
+def server(
+    index_dir: Path, retriever: str, workers: int = 0, *, every_worker: bool = True
+) -> Iterator[str]:
+    """A real `qa serve` process, as `make run` starts it (``workers`` 0: its default,
+    one per core)."""
+    with serving(index_dir, retriever, workers, every_worker=every_worker) as (url, _):
         yield url
 
 
 @contextmanager
-def serving(index_dir: Path, retriever: str) -> Iterator[tuple[str, int]]:
-    """``server``'s address and its process id."""
+def serving(
+    index_dir: Path, retriever: str, workers: int = 0, *, every_worker: bool = True
+) -> Iterator[tuple[str, int]]:
+    """``server``'s address and its process id, once /health says 200 (and, with
+    ``every_worker``, every worker answers)."""
+    from qa.config import Settings
+    from qa.serving import worker_count
+
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "QA_RETRIEVER": retriever}
+    if workers:
+        env["QA_WORKERS"] = str(workers)
+    expected = (None, worker_count(Settings(workers=workers))) if every_worker else None
     env.pop("TELEGRAM_BOT_TOKEN", None)
     process = subprocess.Popen(
         [*QA, "serve", "--port", str(port), "--index-dir", str(index_dir)],
@@ -77,7 +91,10 @@ def serving(index_dir: Path, retriever: str) -> Iterator[tuple[str, int]]:
         deadline = time.monotonic() + 180
         while True:
             try:
-                if httpx.get(f"{url}/health").status_code == 200:
+                health = httpx.get(f"{url}/health")
+                if health.status_code == 200 and (
+                    expected is None or health.json()["workers"] in expected
+                ):
                     break
             except httpx.TransportError:
                 pass
@@ -196,15 +213,21 @@ def encoder_rows(asked: list[str], encoders: list[str], repeat: int = 50) -> lis
 def cold_start(index_dir: Path) -> float:
     """Seconds from starting `qa serve` to a healthy /health (the export already cached)."""
     started = time.perf_counter()
-    with server(index_dir, "hybrid"):
+    with server(index_dir, "hybrid", every_worker=False):
         return time.perf_counter() - started
 
 
 def main() -> None:
+    from qa.config import Settings
+    from qa.serving import worker_count
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=600, help="Questions per row.")
     parser.add_argument("--clients", default="1,4,16", help="Concurrent clients per row.")
     parser.add_argument("--retrievers", default="dense,hybrid", help="Retrievers, a row set each.")
+    parser.add_argument(
+        "--workers", default="0,1", help="`qa serve` processes (0: its default), a row set each."
+    )
     parser.add_argument(
         "--encoders", default="torch,onnx,onnx-int8", help="Encoders timed alone, a row each."
     )
@@ -220,15 +243,18 @@ def main() -> None:
             cwd=ROOT,
         )
         starts = [cold_start(index_dir) for _ in range(3)]
-        for retriever in args.retrievers.split(","):
-            with server(index_dir, retriever.strip()) as url:
+        for retriever, workers in (
+            (r.strip(), int(w)) for r in args.retrievers.split(",") for w in args.workers.split(",")
+        ):
+            with server(index_dir, retriever, workers) as url:
                 for clients in (int(c) for c in args.clients.split(",")):
                     latencies, elapsed, errors = asyncio.run(
                         load(url, clients, args.requests, asked)
                     )
                     rows.append(
                         Row(
-                            retriever.strip(),
+                            retriever,
+                            worker_count(Settings(workers=workers)),
                             clients,
                             len(latencies),
                             statistics.median(latencies) * 1000,
@@ -256,15 +282,17 @@ def table(rows: list[Row], encoders: list[EncoderRow], start_s: float) -> str:
         )
     lines += [
         "",
-        "| retriever | clients | requests | p50 ms | p95 ms | req/s | x 1 client | "
+        "| retriever | workers | clients | requests | p50 ms | p95 ms | req/s | x 1 client | "
         "p50 / bare encode | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    one_client = {r.retriever: r.rps for r in rows if r.clients == 1}
+    one_client = {(r.retriever, r.workers): r.rps for r in rows if r.clients == 1}
     for r in rows:
-        gain = r.rps / one_client[r.retriever] if r.retriever in one_client else float("nan")
+        alone = one_client.get((r.retriever, r.workers))
+        gain = r.rps / alone if alone else float("nan")
         lines.append(
-            f"| {r.retriever} | {r.clients} | {r.requests} | {r.p50_ms:.1f} | {r.p95_ms:.1f} "
+            f"| {r.retriever} | {r.workers} | {r.clients} | {r.requests} | {r.p50_ms:.1f} "
+            f"| {r.p95_ms:.1f} "
             f"| {r.rps:.1f} | {gain:.1f}x | {r.p50_ms / reference:.2f}x | {r.errors} |"
         )
     return "\n".join(lines)

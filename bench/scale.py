@@ -221,7 +221,7 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
 
 
 def serve_figures(index_dir: Path, row: Row, asked: list[str]) -> None:
-    with serving(index_dir, "hybrid") as (url, pid):
+    with serving(index_dir, "hybrid", 1) as (url, pid):  # one worker's memory
         row.rss_loaded_mb = rss_mb(pid)
         one, _, errors_1 = asyncio.run(load(url, 1, 300, asked))
         many, elapsed, errors_16 = asyncio.run(load(url, 16, 800, asked))

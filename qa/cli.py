@@ -412,20 +412,30 @@ def check_command(index_dir: Path | None, sample: int) -> None:
     metavar="FEED_URL",
     help="Watch this feed while serving (repeat for more; default: $QA_WATCH_FEEDS).",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(0, 64),
+    default=None,
+    help="Processes answering (default: $QA_WORKERS, or 0: one per core).",
+)
 @_index_dir_option
 def serve_command(
-    host: str | None, port: int | None, feeds: tuple[str, ...], index_dir: Path | None
+    host: str | None,
+    port: int | None,
+    feeds: tuple[str, ...],
+    workers: int | None,
+    index_dir: Path | None,
 ) -> None:
     """Serve the web page (at /) and the HTTP API (docs at /docs); with TELEGRAM_BOT_TOKEN
     set, run the bot too."""
-    import uvicorn
-
-    from qa.api import create_app
+    from qa import serving
     from qa.logs import configure_logging
 
     settings = _settings(index_dir)
     if feeds:
         settings = settings.model_copy(update={"watch_feeds": list(feeds)})
+    if workers is not None:
+        settings = settings.model_copy(update={"workers": workers})
     configure_logging()
     sidecars: list[Any] = []
     if settings.telegram_bot_token is not None:
@@ -438,17 +448,11 @@ def serve_command(
         sidecars.append(watching)
     host = host or settings.host
     port = settings.port if port is None else port
-    listening = _listen(host, port)  # before anything loads, so a busy port fails fast
+    count = serving.worker_count(settings)
+    # Before anything loads, so that a busy port fails fast.
+    listening = _listen(host, port, shared=count > 1)
     _warn_threshold(settings)
-    app = create_app(settings, sidecars=tuple(sidecars))
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        access_log=False,  # qa.api logs one line per request, without the query string
-        log_config=None,
-    )
-    uvicorn.Server(config).run(sockets=[listening])
+    serving.serve(serving.share_cores(settings, count), sidecars, listening, count)
 
 
 @cli.command("watch")
@@ -518,10 +522,13 @@ def _watch(watcher: Watcher, seconds: float, *, once: bool, quiet: bool) -> None
         click.echo("Stopped watching.", err=True)
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """A socket bound to host:port, or a QAError that says what to do instead."""
+def _listen(host: str, port: int, *, shared: bool = False) -> socket.socket:
+    """A socket listening on host:port, or a QAError that says what to do instead;
+    ``shared``: the first of several workers' sockets (``serving.listen``)."""
+    from qa.serving import listen
+
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(
+        family, _, _, _, address = socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP, flags=socket.AI_PASSIVE
         )[0]
     except socket.gaierror as exc:
@@ -529,16 +536,16 @@ def _listen(host: str, port: int) -> socket.socket:
             f"cannot listen on {host!r}: {exc.strerror}; give --host an address of this "
             "machine, such as 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)"
         ) from None
-    # Made as asyncio makes its own: with proto TCP, so that asyncio turns Nagle off on
-    # every connection (it checks the proto); without, each answer waits ~40 ms for an ACK.
-    sock = socket.socket(family, kind, proto)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(2048)
+        # Bound alone first: a port another server holds is refused even if that one
+        # shares it with SO_REUSEPORT too (it would be shared with it, silently).
+        sock = listen(family, address, shared=False)
+        if shared:
+            address = sock.getsockname()  # port 0: the port just chosen
+            sock.close()
+            sock = listen(family, address, shared=True)
         return sock
     except OSError as exc:
-        sock.close()
         if exc.errno == errno.EADDRINUSE:
             raise QAError(
                 f"port {port} on {host} is already in use; stop what uses it or choose "

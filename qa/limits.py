@@ -1,15 +1,20 @@
 """A sliding-window limit per key (a client address, a chat), with bounded memory.
 
 The API limits questions per client address (QA_RATE_LIMIT) and the Telegram bot per
-chat; both count here. Keys quiet for a whole window are forgotten, so a flood of
-distinct keys cannot grow memory without bound.
+chat; both count here, and `qa serve`'s workers together in ``SharedWindow``. Keys
+quiet for a whole window are forgotten, so a flood of distinct keys cannot grow memory
+without bound.
 """
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Hashable
+from pathlib import Path
+from typing import Protocol
 
 FORGET_ABOVE = 4 * 1024  # keys tracked before quiet ones are dropped
 
@@ -56,3 +61,74 @@ class SlidingWindow:
 
     def forgotten(self, keys: list[Hashable]) -> None:
         """Called with the keys just dropped; subclasses forget their own state of them."""
+
+
+class Window(Protocol):
+    """What the API's rate limit needs of a window: one process's, or shared."""
+
+    limit: int
+    window: float
+
+    def allow(self, key: str) -> bool: ...
+
+    def retry_after(self, key: str) -> float: ...
+
+
+class SharedWindow:
+    """``SlidingWindow``'s limit counted across processes (`qa serve`'s workers), in a
+    SQLite file beside them: a client's kept-alive connections may land on any worker.
+
+    Each question is one short write transaction (~0.1 ms); the clock is the monotonic
+    one, which every process of a machine shares.
+    """
+
+    def __init__(
+        self, path: Path, limit: int, window: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._lock = threading.Lock()  # one connection, used from the loop and threads
+        self._db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=OFF")  # a crash loses a minute of counts
+            self._db.execute("CREATE TABLE IF NOT EXISTS events (key TEXT NOT NULL, at REAL)")
+            self._db.execute("CREATE INDEX IF NOT EXISTS events_key ON events (key, at)")
+        self._calls = 0
+
+    def allow(self, key: str) -> bool:
+        now = self._clock()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._calls += 1
+                if self._calls % FORGET_ABOVE == 0:  # every key's stale events
+                    self._db.execute("DELETE FROM events WHERE at <= ?", (now - self.window,))
+                else:
+                    self._db.execute(
+                        "DELETE FROM events WHERE key = ? AND at <= ?", (key, now - self.window)
+                    )
+                (held,) = self._db.execute(
+                    "SELECT count(*) FROM events WHERE key = ?", (key,)
+                ).fetchone()
+                if held >= self.limit:
+                    return False
+                self._db.execute("INSERT INTO events VALUES (?, ?)", (key, now))
+                return True
+            finally:
+                self._db.execute("COMMIT")
+
+    def retry_after(self, key: str) -> float:
+        with self._lock:
+            first, held = self._db.execute(
+                "SELECT min(at), count(*) FROM events WHERE key = ? AND at > ?",
+                (key, self._clock() - self.window),
+            ).fetchone()
+        if held < self.limit:
+            return 0.0
+        return max(0.0, float(first) + self.window - self._clock())
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+FORMAT = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"  # pid: which worker
 # httpx and httpcore log request urls, which carry the Telegram bot token; bm25s logs
 # progress of its own at INFO.
 QUIET = ("httpx", "httpcore", "bm25s")

@@ -127,6 +127,14 @@ class Service:
             self._load_again()
         return problem
 
+    def up_to_date(self) -> None:
+        """Swap in a version another process wrote (another worker of `qa serve`, `qa
+        index`, `qa watch`) before a read; a question does this itself. Blocking, and
+        cheap when nothing changed: one read of the store's pointer."""
+        if self.problem != "loading":
+            with contextlib.suppress(QAError):  # ``problem`` or ``warning`` says why
+                self.refresh()
+
     def _load_again(self) -> None:
         if self._retriever is None and self.problem != "loading":
             with contextlib.suppress(QAError):
@@ -136,7 +144,8 @@ class Service:
         """Load off the event loop and start the batcher."""
         self._queue = asyncio.Queue()
         self._batcher = asyncio.create_task(self._run_batches(), name="qa-batcher")
-        await asyncio.get_running_loop().run_in_executor(self._writer, self.load)
+        if self.problem == "loading":  # not loaded before the server started
+            await asyncio.get_running_loop().run_in_executor(self._writer, self.load)
 
     async def stop(self) -> None:
         if self._batcher is not None:

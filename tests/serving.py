@@ -72,6 +72,15 @@ def serving_process(index_dir: Path, log: Path | None = None, **env: str) -> Ite
     """A real `qa serve` process, as `make run` starts it, with these QA_* settings;
     yield its base URL once /health says 200. Its stderr goes to ``log`` (default: a
     file beside the index folder), so a test can read the server's log lines."""
+    with served_process(index_dir, log, **env) as (url, _):
+        yield url
+
+
+@contextmanager
+def served_process(
+    index_dir: Path, log: Path | None = None, **env: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``serving_process``'s URL, and the process."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -106,7 +115,7 @@ def serving_process(index_dir: Path, log: Path | None = None, **env: str) -> Ite
             except httpx.TransportError:
                 pass
             time.sleep(0.2)
-        yield url
+        yield url, process
     finally:
         process.terminate()
         process.wait(timeout=60)

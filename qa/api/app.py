@@ -8,6 +8,7 @@ import math
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -36,7 +37,7 @@ from qa.errors import (
     UnknownArticleError,
 )
 from qa.feeds import AddressGuard, Fetcher
-from qa.limits import SlidingWindow
+from qa.limits import SharedWindow, SlidingWindow, Window
 from qa.service import NotReadyError, Service
 
 log = logging.getLogger("qa.api")
@@ -65,8 +66,10 @@ def create_app(
     *,
     encoder: Callable[[], Encoder] | None = None,
     sidecars: tuple[Sidecar, ...] = (),
+    shared: Path | None = None,
 ) -> FastAPI:
-    """An app serving one index. ``sidecars`` (the Telegram bot) share its Service."""
+    """An app serving one index. ``sidecars`` (the Telegram bot) share its Service;
+    ``shared``, a folder of state every worker of `qa serve` shares (the rate limit)."""
     settings = settings or get_settings()
     service = Service(settings, encoder)
 
@@ -95,10 +98,9 @@ def create_app(
     )
     app.state.settings = settings
     app.state.service = service
+    app.state.shared = shared
     app.state.metrics = Metrics()
-    app.state.rate_limiter = (
-        SlidingWindow(settings.rate_limit, settings.rate_window) if settings.rate_limit else None
-    )
+    app.state.rate_limiter = _rate_limiter(settings, shared)
     # POST /articles {"url"}: one fetcher, so robots.txt is read once per site; it
     # fetches only from public addresses (and QA_FETCH_ALLOW_NETWORKS).
     app.state.fetcher = Fetcher(settings, guard=AddressGuard(settings.fetch_allow_networks))
@@ -116,6 +118,14 @@ def create_app(
     _add_error_handlers(app)
     _document_article_body(app)
     return app
+
+
+def _rate_limiter(settings: Settings, shared: Path | None) -> Window | None:
+    if not settings.rate_limit:
+        return None
+    if shared is None:
+        return SlidingWindow(settings.rate_limit, settings.rate_window)
+    return SharedWindow(shared / "rate-limit.sqlite", settings.rate_limit, settings.rate_window)
 
 
 def _document_article_body(app: FastAPI) -> None:

@@ -1,10 +1,17 @@
 """Prometheus metrics, in a registry of each app's own so that apps in one process
 (tests start several) never share or clash.
+
+`qa serve` with several workers sets PROMETHEUS_MULTIPROC_DIR before this is imported:
+each worker's counts then go to files there, and a scrape, whichever worker answers it,
+adds up every worker's.
 """
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from qa.service import Service
 
@@ -33,10 +40,24 @@ class Metrics:
             "Questions nothing in the articles answered.",
             registry=self.registry,
         )
-        self.articles = Gauge("qa_index_articles", "Articles indexed.", registry=self.registry)
-        self.passages = Gauge("qa_index_passages", "Passages indexed.", registry=self.registry)
+        # Every worker serves the index on disk: the one read last says it.
+        self.articles = Gauge(
+            "qa_index_articles",
+            "Articles indexed.",
+            registry=self.registry,
+            multiprocess_mode="mostrecent",
+        )
+        self.passages = Gauge(
+            "qa_index_passages",
+            "Passages indexed.",
+            registry=self.registry,
+            multiprocess_mode="mostrecent",
+        )
         self.batches = Gauge(
-            "qa_model_batches", "Model calls made for questions.", registry=self.registry
+            "qa_model_batches",
+            "Model calls made for questions.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
         )
 
     def render(self, service: Service) -> bytes:
@@ -45,4 +66,9 @@ class Metrics:
         self.articles.set(index.articles if index else 0)
         self.passages.set(index.passages if index else 0)
         self.batches.set(service.batches)
-        return generate_latest(self.registry)
+        shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if not shared:
+            return generate_latest(self.registry)
+        every = CollectorRegistry()
+        MultiProcessCollector(every, shared)  # type: ignore[no-untyped-call]
+        return generate_latest(every)

@@ -26,7 +26,7 @@ from qa.api.uploads import FetchRequest, read_articles
 from qa.config import Settings
 from qa.errors import FetchError, QAError, RateLimitedError
 from qa.feeds import Collector, Skipped
-from qa.limits import SlidingWindow
+from qa.limits import Window
 from qa.retrieve import make_filters
 from qa.schemas import (
     ArticleOut,
@@ -37,6 +37,7 @@ from qa.schemas import (
     ask_response,
 )
 from qa.service import Service, Written
+from qa.serving import ready_workers
 from qa.types import Result
 
 router = APIRouter()
@@ -127,7 +128,7 @@ async def _ask(
     validated and encoded again by FastAPI against the declared ``AskResponse``."""
     request.state.k = k if k is not None else svc.settings.k
     filters = make_filters(outlets, published_from, published_to)
-    limiter: SlidingWindow | None = request.app.state.rate_limiter
+    limiter: Window | None = request.app.state.rate_limiter
     if limiter is not None:
         client = request.client.host if request.client else "unknown"
         if not limiter.allow(client):
@@ -141,6 +142,7 @@ async def _ask(
     result: Result = answered.result
     metrics = request.app.state.metrics
     metrics.questions.inc()
+    metrics.batches.set(svc.batches)  # each worker's own, added up at a scrape
     if result.abstained:
         metrics.abstentions.inc()
     return Response(
@@ -151,16 +153,22 @@ async def _ask(
 
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health}}, tags=["service"])
-async def health(svc: Service_) -> Response:
+async def health(request: Request, svc: Service_) -> Response:
     """200 once the model and an index are loaded and the store answers; 503 while
     loading, with no index, or while a database of the store cannot be reached."""
     down = await asyncio.to_thread(svc.unreachable)
+    await asyncio.to_thread(svc.up_to_date)
     index = svc.status()
     store = svc.settings.store
+    workers = ready_workers(request.app.state.shared)
     if index is None or down:
         status = "loading" if svc.problem == "loading" and not down else "unavailable"
         body = Health(
-            status=status, store=store, model=svc.settings.model, detail=down or svc.problem
+            status=status,
+            store=store,
+            model=svc.settings.model,
+            detail=down or svc.problem,
+            workers=workers,
         )
         return JSONResponse(body.model_dump(), status_code=503)
     body = Health(
@@ -172,6 +180,7 @@ async def health(svc: Service_) -> Response:
         index_version=index.version,
         built_at=index.built_at,
         detail=svc.warning,
+        workers=workers,
     )
     return JSONResponse(body.model_dump())
 
@@ -179,6 +188,7 @@ async def health(svc: Service_) -> Response:
 @router.get("/articles", response_model=list[ArticleOut], responses=_ERRORS, tags=["articles"])
 async def list_articles(svc: Service_) -> list[ArticleOut]:
     """Every indexed article with its metadata and passage count."""
+    await asyncio.to_thread(svc.up_to_date)
     return [article_out(info.source, info.passages) for info in svc.articles()]
 
 
@@ -188,6 +198,7 @@ async def list_articles(svc: Service_) -> list[ArticleOut]:
 async def get_article(article_id: str, response: Response, svc: Service_) -> ArticleText:
     """Metadata and cleaned text: ``text[start:end]`` of an answer is its quote
     (of an answer from the same index version, as the X-Index-Version headers say)."""
+    await asyncio.to_thread(svc.up_to_date)
     article, passages, version = svc.article(article_id)
     response.headers[VERSION_HEADER] = version
     return article_text(article, passages)
@@ -269,6 +280,7 @@ async def delete_article(article_id: str, response: Response, svc: Service_) -> 
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request, svc: Service_) -> Response:
+    await asyncio.to_thread(svc.up_to_date)
     body = request.app.state.metrics.render(svc)
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 

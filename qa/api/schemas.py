@@ -120,6 +120,8 @@ class Health(BaseModel):
     index_version: str | None = None
     built_at: str | None = None
     detail: str | None = None
+    # `qa serve` with several processes: how many of them accept questions now.
+    workers: int | None = None
 
 
 class ErrorOut(BaseModel):

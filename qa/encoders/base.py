@@ -108,6 +108,10 @@ def _steps(total: int, progress: str | None) -> Iterator[tuple[int, int]]:
 def _torch(settings: Settings) -> Encoder:
     from qa.encoders.torch import TorchEncoder
 
+    if settings.encoder_threads:
+        import torch
+
+        torch.set_num_threads(settings.encoder_threads)
     return TorchEncoder.load(settings.model, settings.device)
 
 
@@ -120,13 +124,17 @@ def _hashing(settings: Settings) -> Encoder:
 def _onnx(settings: Settings) -> Encoder:
     from qa.encoders.onnx import OnnxEncoder
 
-    return OnnxEncoder.load(settings.model, settings.cache_dir, quantized=False)
+    return OnnxEncoder.load(
+        settings.model, settings.cache_dir, quantized=False, threads=settings.encoder_threads
+    )
 
 
 def _onnx_int8(settings: Settings) -> Encoder:
     from qa.encoders.onnx import OnnxEncoder
 
-    return OnnxEncoder.load(settings.model, settings.cache_dir, quantized=True)
+    return OnnxEncoder.load(
+        settings.model, settings.cache_dir, quantized=True, threads=settings.encoder_threads
+    )
 
 
 _BUILDERS: dict[str, Callable[[Settings], Encoder]] = {
@@ -150,14 +158,28 @@ def same_vectors(built: str, running: str) -> bool:
 
 def get_encoder(settings: Settings) -> Encoder:
     """The encoder the settings name, loaded once per process."""
-    return _cached(settings.encoder, settings.model, settings.device, settings.cache_dir)
+    return _cached(
+        settings.encoder,
+        settings.model,
+        settings.device,
+        settings.cache_dir,
+        settings.encoder_threads,
+    )
 
 
 @lru_cache(maxsize=4)
-def _cached(backend: str, model: str, device: str, cache_dir: Path) -> Encoder:
+def _cached(backend: str, model: str, device: str, cache_dir: Path, threads: int) -> Encoder:
     builder = _BUILDERS.get(backend)
     if builder is None:
         raise InputError(
             f"QA_ENCODER {backend!r} is not an encoder qa has; choose from {', '.join(BACKENDS)}"
         )
-    return builder(Settings(encoder=backend, model=model, device=device, cache_dir=cache_dir))
+    return builder(
+        Settings(
+            encoder=backend,
+            model=model,
+            device=device,
+            cache_dir=cache_dir,
+            encoder_threads=threads,
+        )
+    )

@@ -74,23 +74,27 @@ class OnnxEncoder(Encoder):
         self._inputs = {i.name for i in session.get_inputs()}
 
     @classmethod
-    def load(cls, name: str, cache_dir: Path, *, quantized: bool) -> OnnxEncoder:
+    def load(cls, name: str, cache_dir: Path, *, quantized: bool, threads: int = 0) -> OnnxEncoder:
         source = Path(model_path(name))
         if not source.exists() and (source.is_absolute() or name.startswith(".")):
             raise unloadable(name, FileNotFoundError(f"no such folder: {source}"))
         if source.is_dir():
             read_pipeline(source)  # refuse a model ONNX cannot run before exporting it
         export = exported(source, name, cache_dir, quantized=quantized)
-        return cls.from_export(name, export, quantized=quantized)
+        return cls.from_export(name, export, quantized=quantized, threads=threads)
 
     @classmethod
-    def from_export(cls, name: str, export: Export, *, quantized: bool) -> OnnxEncoder:
+    def from_export(
+        cls, name: str, export: Export, *, quantized: bool, threads: int = 0
+    ) -> OnnxEncoder:
+        """``threads``: of one model call (0: ONNX Runtime's choice, every core)."""
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         pipeline = read_pipeline(export.folder)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads
         options.log_severity_level = 3  # errors only: no advice about providers in the logs
         # Idle threads sleep instead of spinning: on a shared 2-core machine spinning
         # takes the core the HTTP server and the next batch need.
