@@ -167,7 +167,7 @@ def _warn(problems: Any, quiet: bool) -> None:
 def encoder_command() -> None:
     """Load the encoder QA_ENCODER names, exporting it to ONNX first if it is not cached
     (`make install` runs this), and say what computes the vectors."""
-    from qa.encoders import get_encoder
+    from qa.encoders import get_encoder, get_query_encoder
 
     settings = get_settings()
     encoder = get_encoder(settings)
@@ -176,6 +176,9 @@ def encoder_command() -> None:
         f"{encoder.backend} encoder, model {encoder.name}, {encoder.dimension} dimensions"
         + (f", ONNX files in {where.folder}" if where is not None else "")
     )
+    asking = get_query_encoder(settings)
+    if asking.backend != encoder.backend:
+        click.echo(f"questions: {asking.backend} ({settings.retriever} retrieval)")
 
 
 def _filter_options(func: F) -> F:
@@ -597,7 +600,7 @@ def eval_command(
     qrels/test.tsv) or a SQuAD JSON file; for the last two a cached index of their
     corpus is built first.
     """
-    from qa.encoders import get_encoder
+    from qa.encoders import get_encoder, get_query_encoder
     from qa.evaluation import default_testset, evaluate, read
     from qa.evaluation.report import as_json as to_json
     from qa.evaluation.report import markdown, text
@@ -622,6 +625,7 @@ def eval_command(
         filters=filters,
         whole_documents=whole_documents,
         progress=not quiet,
+        query_encoder=get_query_encoder,
     )
     if report is not None:
         report.write_text(markdown(result), encoding="utf-8")
@@ -715,12 +719,12 @@ def _snapshot(settings: Settings) -> Snapshot:
 
 
 def _retriever(settings: Settings) -> Retriever:
-    from qa.encoders import get_encoder
+    from qa.encoders import get_query_encoder
     from qa.retrieve import Retriever
 
     snapshot = _snapshot(settings)
     _warn_threshold(settings)
-    return Retriever(snapshot, get_encoder(settings), settings)
+    return Retriever(snapshot, get_query_encoder(settings), settings)
 
 
 def _warn_threshold(settings: Settings) -> None:

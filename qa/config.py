@@ -45,6 +45,13 @@ class Settings(BaseSettings):
         description="What computes the vectors: onnx (fp32), onnx-int8, torch, or hashing "
         "(no model; tests).",
     )
+    # auto: int8 questions against fp32 passages where that is both faster and as good:
+    # hybrid retrieval on AVX-512 VNNI (README "Encoders"); else QA_ENCODER's own.
+    query_encoder: str = Field(
+        "auto",
+        description="What embeds the questions: auto, or one of QA_ENCODER's choices that "
+        "computes the same vectors.",
+    )
     device: str = Field("cpu", description="Torch device for the model.")
     encoder_threads: int = Field(
         0,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from qa.config import Settings
-from qa.encoders import Encoder, get_encoder
+from qa.encoders import Encoder, get_encoder, get_query_encoder
 from qa.errors import (
     IndexMissingError,
     OverloadedError,
@@ -92,7 +92,8 @@ class Service:
         store: Store | None = None,
     ) -> None:
         self.settings = settings
-        self._get_encoder = encoder or (lambda: get_encoder(settings))
+        self._get_encoder = encoder or (lambda: get_encoder(settings))  # for writes
+        self._get_query_encoder = encoder or (lambda: get_query_encoder(settings))
         self.store = store or get_store(settings)
         self._retriever: Retriever | None = None
         self._version: str | None = None
@@ -115,7 +116,7 @@ class Service:
         """Load the model and the index (blocking). A missing index is not an error here:
         the service reports itself not ready until one is built or an article is added.
         """
-        self._get_encoder()
+        self._get_query_encoder()  # the writes' encoder loads at the first write
         with contextlib.suppress(StoreUnavailableError):  # ``problem`` says why; a
             self.refresh(force=True)  # question or /health tries again
 
@@ -320,7 +321,10 @@ class Service:
             try:
                 snapshot, warning = open_served(self.store)
                 retriever = Retriever(
-                    snapshot, self._get_encoder(), self.settings, location=self.store.location
+                    snapshot,
+                    self._get_query_encoder(),
+                    self.settings,
+                    location=self.store.location,
                 )
             except IndexMissingError as exc:
                 self._retriever, self._version, self.problem = None, None, str(exc)

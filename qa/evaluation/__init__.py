@@ -34,13 +34,15 @@ def evaluate(
     filters: Filters | None = None,
     whole_documents: bool = False,
     progress: bool = False,
+    query_encoder: Callable[[Settings], Encoder] | None = None,
 ) -> Evaluation:
     """Ask every question with each retriever, on the same index, and score them.
 
     ``filters`` limit the articles every question is asked of, as `qa ask --outlet`
     does; a question whose answer is filtered out then counts as missed.
     ``whole_documents`` indexes a benchmark as BEIR and MTEB do, to compare with the
-    figures they publish.
+    figures they publish. ``query_encoder`` embeds each retriever's questions, as the
+    settings of that retriever choose (``encoder``'s, when not given).
     """
     unknown = [r for r in retrievers if r not in RETRIEVERS]
     if unknown or not retrievers:
@@ -69,7 +71,8 @@ def evaluate(
     shown, ranked = [], []
     for name in retrievers:
         asked = settings.model_copy(update={"retriever": name})
-        retriever = Retriever(snapshot, encoder(), asked, location=store.location)
+        asking = encoder() if query_encoder is None else query_encoder(asked)
+        retriever = Retriever(snapshot, asking, asked, location=store.location)
         seen, ranking = run(evalset, retriever, k=k, filters=filters, progress=progress)
         shown.append(seen)
         ranked.append(ranking)
