@@ -11,19 +11,23 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from qa.config import Settings
 from qa.quotations import whole
 from qa.types import Answer, Article, Corroboration, Hit, Result, Span
+
+_DEFAULTS = Settings.model_fields
 
 
 @dataclass(frozen=True, slots=True)
 class QuotePolicy:
-    """How answers are chosen; the values come from Settings."""
+    """How answers are chosen; the values come from Settings (their defaults too)."""
 
     min_score: float
-    max_sentences: int = 3
-    margin: float = 0.08
-    corroborate: float = 0.77  # quotes of two articles this similar say the same thing
-    per_article: int = 50  # answers of one article beyond this wait behind the others'
+    max_sentences: int = _DEFAULTS["quote_max_sentences"].default
+    margin: float = _DEFAULTS["quote_margin"].default  # in standard deviations of the scores
+    # quotes of two articles this similar say the same thing
+    corroborate: float = _DEFAULTS["corroborate_min"].default
+    per_article: int = _DEFAULTS["max_per_article"].default  # then behind the others'
 
 
 # Quotes this similar are the same text, give or take punctuation or a caption's credit.
