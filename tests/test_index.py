@@ -19,7 +19,7 @@ import pytest
 from qa.config import DEFAULT_MODEL, Settings
 from qa.corpus.load import load, make_article
 from qa.corpus.meta import Meta
-from qa.encoders import Encoder
+from qa.encoders import Encoder, get_query_encoder
 from qa.encoders.hashing import HashingEncoder
 from qa.errors import (
     IndexBusyError,
@@ -140,9 +140,14 @@ def test_faiss_hits_match_brute_force_cosine(
     assert np.allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-5)
 
 
-def test_round_trip_in_a_new_process(seed_index_dir: Path, seed_retriever: Retriever) -> None:
+def test_round_trip_in_a_new_process(seed_index_dir: Path, seed_settings: Settings) -> None:
+    """`qa ask` in a process of its own answers as this one does with the same settings
+    (its questions embedded as the settings choose: int8 for hybrid on AVX-512 VNNI)."""
     question = "How many Russian troops are in Belarus?"
-    here = ask_response(seed_retriever.ask(question, 3)).model_dump()
+    retriever = Retriever(
+        LocalStore(seed_index_dir).open(), get_query_encoder(seed_settings), seed_settings
+    )
+    here = ask_response(retriever.ask(question, 3)).model_dump()
     out = subprocess.run(
         [
             sys.executable,

@@ -12,15 +12,17 @@ import pytest
 from qa.api import create_app
 from qa.cli import main
 from qa.config import Settings
-from qa.encoders import Encoder
+from qa.encoders import get_query_encoder
 from tests.serving import running
 
 CORROBORATED = "How many Russian troops are in Belarus?"  # its first answer has also_reported_by
 
 
 @pytest.fixture(scope="module")
-def api(seed_index_dir: Path, real_encoder: Encoder) -> Iterator[httpx.Client]:
-    app = create_app(Settings(index_dir=seed_index_dir), encoder=lambda: real_encoder)
+def api(seed_index_dir: Path) -> Iterator[httpx.Client]:
+    # The questions' encoder the CLI's settings choose (int8 for hybrid on AVX-512 VNNI).
+    settings = Settings(index_dir=seed_index_dir)
+    app = create_app(settings, encoder=lambda: get_query_encoder(settings))
     with running(app) as url, httpx.Client(base_url=url, timeout=60) as client:
         yield client
 
