@@ -124,16 +124,17 @@ class Workers:
                 if process is not None:
                     if time.monotonic() - started[n] > _RESTART_PAUSE[1]:
                         pauses[n] = _RESTART_PAUSE[0]  # it had run a while: not a crash loop
+                    _forget(self._shared, process.pid)
+                    # Ctrl-C reaches every worker at once: the server is stopping, not it.
+                    if self._stopping.wait(pauses[n]):
+                        return
                     log.warning(
-                        "worker %d (pid %s) stopped with exit code %s; starting it again in %.0f s",
+                        "worker %d (pid %s) stopped with exit code %s %.0f s ago; started again",
                         n + 1,
                         process.pid,
                         process.exitcode,
                         pauses[n],
                     )
-                    _forget(self._shared, process.pid)
-                    if self._stopping.wait(pauses[n]):
-                        return
                     pauses[n] = min(pauses[n] * 2, _RESTART_PAUSE[1])
                 self._processes[n] = self._start(n + 1)
                 started[n] = time.monotonic()
