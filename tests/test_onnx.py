@@ -112,12 +112,12 @@ def test_onnx_vectors_are_pytorch_vectors(
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
 
 
-@pytest.mark.parametrize("quantized, floor", [(False, 0.9999), (True, 0.98)])
+@pytest.mark.parametrize("quantized, floor", [(False, 0.9999), (True, 0.999999)])
 def test_one_question_in_a_batch_gets_the_vector_it_gets_alone(
     fresh_cache: Path, quantized: bool, floor: float
 ) -> None:
-    """fp32 exactly; int8 within its tolerance, as its activations are quantized with one
-    scale per call (README "Known limits")."""
+    """fp32 to within padding's rounding; int8 exactly, as each question is its own call
+    (a batched call quantizes its activations with one scale for all: cosine 0.99)."""
     encoder = OnnxEncoder.load(DEFAULT_MODEL, fresh_cache, quantized=quantized)
     questions = ["Who led the Russian delegation?", "Where were the talks held in the end?"]
     together = encoder.encode_queries(questions)
