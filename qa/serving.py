@@ -57,7 +57,7 @@ def worker_count(settings: Settings) -> int:
 
 def share_cores(settings: Settings, workers: int) -> Settings:
     """Each worker's model calls get its share of the cores: with every worker's
-    model on every core, they only wait for each other (~25% fewer answers a second)."""
+    model on every core, they only wait for each other (~20% fewer answers a second)."""
     if workers > 1 and settings.encoder_threads == 0:
         return settings.model_copy(update={"encoder_threads": max(1, cores() // workers)})
     return settings
