@@ -455,7 +455,7 @@ def serve_command(
     # Before anything loads, so that a busy port fails fast.
     listening = _listen(host, port, shared=count > 1)
     _warn_threshold(settings)
-    serving.serve(serving.share_cores(settings, count), sidecars, listening, count)
+    serving.serve(settings, sidecars, listening, count)
 
 
 @cli.command("watch")

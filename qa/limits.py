@@ -128,7 +128,3 @@ class SharedWindow:
         if held < self.limit:
             return 0.0
         return max(0.0, float(first) + self.window - self._clock())
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()

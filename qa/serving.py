@@ -74,6 +74,7 @@ def serve(
     settings: Settings, sidecars: Sequence[Sidecar], listening: socket.socket, workers: int
 ) -> None:
     """Serve on ``listening`` with ``workers`` processes until stopped (Ctrl-C, SIGTERM)."""
+    settings = share_cores(settings, workers)
     if workers == 1:
         from qa.api import create_app
 

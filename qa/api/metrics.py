@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from qa.service import Service
+from qa.serving import METRICS_ENV
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -66,7 +67,7 @@ class Metrics:
         self.articles.set(index.articles if index else 0)
         self.passages.set(index.passages if index else 0)
         self.batches.set(service.batches)
-        shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        shared = os.environ.get(METRICS_ENV)
         if not shared:
             return generate_latest(self.registry)
         every = CollectorRegistry()

@@ -79,7 +79,16 @@ def require_writer(request: Request) -> None:
         raise Unauthorized("send the API key as 'Authorization: Bearer <QA_API_KEY>'")
 
 
+async def fresh_service(request: Request) -> Service:
+    """The service, having read a version another process wrote (another worker, `qa
+    index`, `qa watch`): reads see what a write through any worker made."""
+    svc = service(request)
+    await asyncio.to_thread(svc.up_to_date)
+    return svc
+
+
 Service_ = Annotated[Service, Depends(service)]
+Fresh = Annotated[Service, Depends(fresh_service)]  # questions refresh themselves
 Writer = Depends(require_writer)
 
 
@@ -153,11 +162,10 @@ async def _ask(
 
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health}}, tags=["service"])
-async def health(request: Request, svc: Service_) -> Response:
+async def health(request: Request, svc: Fresh) -> Response:
     """200 once the model and an index are loaded and the store answers; 503 while
     loading, with no index, or while a database of the store cannot be reached."""
     down = await asyncio.to_thread(svc.unreachable)
-    await asyncio.to_thread(svc.up_to_date)
     index = svc.status()
     store = svc.settings.store
     workers = ready_workers(request.app.state.shared)
@@ -186,19 +194,17 @@ async def health(request: Request, svc: Service_) -> Response:
 
 
 @router.get("/articles", response_model=list[ArticleOut], responses=_ERRORS, tags=["articles"])
-async def list_articles(svc: Service_) -> list[ArticleOut]:
+async def list_articles(svc: Fresh) -> list[ArticleOut]:
     """Every indexed article with its metadata and passage count."""
-    await asyncio.to_thread(svc.up_to_date)
     return [article_out(info.source, info.passages) for info in svc.articles()]
 
 
 @router.get(
     "/articles/{article_id}", response_model=ArticleText, responses=_ERRORS, tags=["articles"]
 )
-async def get_article(article_id: str, response: Response, svc: Service_) -> ArticleText:
+async def get_article(article_id: str, response: Response, svc: Fresh) -> ArticleText:
     """Metadata and cleaned text: ``text[start:end]`` of an answer is its quote
     (of an answer from the same index version, as the X-Index-Version headers say)."""
-    await asyncio.to_thread(svc.up_to_date)
     article, passages, version = svc.article(article_id)
     response.headers[VERSION_HEADER] = version
     return article_text(article, passages)
@@ -279,8 +285,7 @@ async def delete_article(article_id: str, response: Response, svc: Service_) -> 
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(request: Request, svc: Service_) -> Response:
-    await asyncio.to_thread(svc.up_to_date)
+async def metrics(request: Request, svc: Fresh) -> Response:
     body = request.app.state.metrics.render(svc)
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 

@@ -23,6 +23,7 @@ import traceback
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -41,8 +42,10 @@ _RUNTIME_FILES = ("tokenizer.json", "modules.json", "sentence_bert_config.json")
 TORCH_HINT = "or set QA_ENCODER=torch to run the model on PyTorch instead"
 
 
+@cache
 def instruction_set() -> str:
-    """The int8 kernels this CPU runs best: avx512_vnni, avx512, avx2 or arm64."""
+    """The int8 kernels this CPU runs best: avx512_vnni, avx512, avx2 or arm64 (read
+    once: every load and every choice of the questions' encoder asks)."""
     machine = platform.machine().lower()
     if machine in ("arm64", "aarch64"):
         return "arm64"
