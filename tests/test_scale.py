@@ -183,6 +183,54 @@ def test_approximate_search_finds_what_brute_force_cosine_finds(tmp_path: Path) 
     assert np.allclose(index.vectors(ids[:5].tolist()), rows[:5], atol=1e-6)
 
 
+@pytest.mark.parametrize(
+    ("codes", "tolerance"), [("float32", 1e-6), ("fp16", 1e-3), ("int8", 2e-2)]
+)
+def test_sentence_vectors_come_back_close_in_the_codes_they_were_kept_in(
+    tmp_path: Path, codes: faiss_vectors.Codes, tolerance: float
+) -> None:
+    n, dimension = 3_000, 64
+    rows = clustered(n, dimension, seed=3)
+    ids = np.arange(n, dtype=np.int64) * 5 + 2
+    path = tmp_path / "sentences.faiss"
+    faiss_vectors.write(path, None, dimension, [], ids, [rows[:1000], rows[1000:]], codes=codes)
+    index = FaissVectors.read(path)
+    assert index.codes == codes
+    assert np.abs(index.vectors(ids[::7].tolist()) - rows[::7]).max() < tolerance
+    flat = 4 * dimension * n
+    assert path.stat().st_size < {"float32": 1.1, "fp16": 0.6, "int8": 0.35}[codes] * flat
+
+    # a later write keeps the codes it was made with, whatever it is told
+    more = clustered(10, dimension, seed=4)
+    after = tmp_path / "after.faiss"
+    faiss_vectors.write(after, path, dimension, ids[:3].tolist(), ids[-10:] + 1, more)
+    grown = FaissVectors.read(after)
+    assert (grown.codes, grown.size) == (codes, n + 7)
+    assert np.abs(grown.vectors((ids[-10:] + 1).tolist()) - more).max() < tolerance
+
+
+def test_an_index_keeps_sentence_vectors_as_the_settings_say_and_tells_it(
+    tmp_path: Path,
+) -> None:
+    index = tmp_path / "index"
+    settings = settings_for(index).model_copy(update={"sentence_codes": "int8"})
+    encoder = HashingEncoder(FAKE_MODEL)
+    made = LocalStore(index, sentence_codes="int8")
+    build(made, [story(i) for i in range(12)], settings, lambda: encoder)
+    snapshot = made.open()
+    assert made.describe(snapshot)["sentence vectors"] == "int8"
+    docs = snapshot.documents
+    sids = [s for p in docs.passages_of("s3") for s in p.sentence_ids]
+    spans = [docs.sentence(s) for s in sids]
+    texts = [docs.articles["s3"].text[span.start : span.end] for span in spans]
+    stored = snapshot.sentence_vectors.vectors(sids)
+    assert np.abs(stored - encoder.encode_documents(texts)).max() < 2e-2
+    # an empty index has no vectors to learn int8's ranges from: it starts as float32
+    empty = LocalStore(tmp_path / "empty", sentence_codes="int8")
+    build(empty, [], settings, lambda: encoder)
+    assert empty.describe(empty.open())["sentence vectors"] == "float32"
+
+
 def test_a_search_from_a_question_thread_runs_on_one_openmp_thread(tmp_path: Path) -> None:
     """OpenMP's thread count is per thread: the service's question thread, not the one
     that imported FAISS, must be held to one (two cost 0.7 ms a batch under load)."""

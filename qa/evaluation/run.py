@@ -67,6 +67,8 @@ def store_for(
     parts: list[object] = [evalset.fingerprint, settings.model, chunking_of(settings)]
     if settings.encoder != "torch":  # indexes cached before encoders had names stay valid
         parts.append(settings.encoder)
+    if settings.sentence_codes != "float32":  # as are those from before sentence codes
+        parts.append(settings.sentence_codes)
     digest = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:12]
     store = local_store(settings, settings.cache_dir / "eval" / f"{slug}-{digest}")
     build(store, evalset.articles, settings, encoder, progress=progress)

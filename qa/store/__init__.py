@@ -38,7 +38,11 @@ def local_store(settings: Settings, index_dir: Path) -> Store:
     from qa.store.local import LocalStore
 
     return LocalStore(
-        index_dir, settings.lock_timeout, exact_max=settings.exact_max, nprobe=settings.ivf_nprobe
+        index_dir,
+        settings.lock_timeout,
+        exact_max=settings.exact_max,
+        nprobe=settings.ivf_nprobe,
+        sentence_codes=settings.sentence_codes,
     )
 
 

@@ -42,12 +42,14 @@ class LocalStore(Store):
         *,
         exact_max: int = vectors.EXACT_MAX,
         nprobe: int = vectors.NPROBE,
+        sentence_codes: vectors.Codes = vectors.SENTENCE_CODES,
     ) -> None:
         self.index_dir = index_dir
         self.location = str(index_dir)
         self.lock_timeout = lock_timeout
         self.exact_max = exact_max  # passages searched exactly; past it, IVF
         self.nprobe = nprobe
+        self.sentence_codes = sentence_codes  # of a sentence index made anew
         self._last: Snapshot | None = None  # the snapshot last opened, reused by writes
 
     def current_version(self) -> str | None:
@@ -171,6 +173,7 @@ class LocalStore(Store):
             sorted(set(removed_sentences)),
             [sid for n in changes.upserts for sid, _ in n.sentences],
             [n.sentence_vectors for n in changes.upserts],
+            codes=self.sentence_codes,
         )
         self._publish(build, changes.manifest, docs, layout)
 
@@ -193,12 +196,20 @@ class LocalStore(Store):
             documents.append(build / STORE, ())  # an import of no articles: an empty index
             docs = SqliteDocuments.read(build / STORE)
             layout = vectors.layout_for(docs.passage_count(), self.exact_max)
-            for spool, name, made in (
-                (passages, PASSAGE_VECTORS, layout),
-                (sentences, SENTENCE_VECTORS, None),
-            ):
+            made: list[tuple[vectors.Spool, str, Layout | None, vectors.Codes]] = [
+                (passages, PASSAGE_VECTORS, layout, "float32"),
+                (sentences, SENTENCE_VECTORS, None, self.sentence_codes),
+            ]
+            for spool, name, kind, codes in made:
                 vectors.write(
-                    build / name, None, dimension, (), spool.ids, spool.vectors(), layout=made
+                    build / name,
+                    None,
+                    dimension,
+                    (),
+                    spool.ids,
+                    spool.vectors(),
+                    layout=kind,
+                    codes=codes,
                 )
                 spool.remove()
             return self._publish(build, manifest, docs, layout)
@@ -248,6 +259,7 @@ class LocalStore(Store):
             + ("" if layout.kind == "flat" else f", trained on {layout.trained_on:,} passages")
             + ("" if layout.kind == "flat" else f", {self.nprobe} visited per search"),
             "exact search up to": self.exact_max,
+            "sentence vectors": getattr(snapshot.sentence_vectors, "codes", "float32"),
             "bytes on disk": size,
             "rebuild due": due or "no",
         }

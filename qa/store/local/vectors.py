@@ -39,13 +39,16 @@ faiss.omp_set_num_threads(1)
 # A filter that admits this few passages is searched exactly over just those, which is
 # quicker than an IVF search told to skip the rest, and always finds k when k exist.
 EXACT_FILTERED = 20_000
+Codes = Literal["float32", "fp16", "int8"]  # how a flat index keeps each vector
 EXACT_MAX: int = Settings.model_fields["exact_max"].default
+SENTENCE_CODES: Codes = Settings.model_fields["sentence_codes"].default
 NPROBE: int = Settings.model_fields["ivf_nprobe"].default
 RETRAIN_GROWTH = 4.0  # an IVF index trained on n vectors is retrained past 4n
-_TRAIN_PER_CELL = 64
+_TRAIN_PER_CELL = 64  # k-means sample: this many vectors per cell at most
 _MIN_PER_CELL = 39
-_HASHTABLE = 2  # faiss.DirectMap.Hashtable  # k-means sample: this many vectors per cell at most
+_HASHTABLE = 2  # faiss.DirectMap.Hashtable
 _SEED = 20221
+_TRAIN_FLAT = 65_536  # vectors a scalar quantizer learns its ranges from
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +121,14 @@ class FaissVectors:
     def approximate(self) -> bool:
         return self._ivf is not None
 
+    @property
+    def codes(self) -> str:
+        """How each vector is kept: float32, fp16 or int8."""
+        inner = faiss.downcast_index(getattr(self._index, "index", self._index))
+        if not isinstance(inner, faiss.IndexScalarQuantizer):
+            return "float32"
+        return next((c for c, q in _QUANTIZERS.items() if q == inner.sq.qtype), "quantized")
+
     def search(self, queries: Vectors, k: int, filters: Filters) -> list[list[Scored]]:
         k = max(1, min(k, self.size))
         faiss.omp_set_num_threads(1)  # this thread's; 2 threads cost 0.7 ms a batch here
@@ -173,13 +184,14 @@ def write(
     vectors: Vectors | Sequence[Vectors],
     *,
     layout: Layout | None = None,
+    codes: Codes = "float32",
 ) -> None:
     """``previous`` (or an empty index) less ``remove``, plus ``ids`` with their vectors.
 
     ``layout`` (flat when None) is made anew from every vector when given: an IVF
     index is trained then. Without it the new vectors join the previous index as it is
-    (an IVF index's trained cells included). ``vectors`` may come in parts, so that
-    they need not all be in memory at once.
+    (an IVF index's trained cells, and a flat one's ``codes``, included). ``vectors``
+    may come in parts, so that they need not all be in memory at once.
     """
     parts = [vectors] if isinstance(vectors, np.ndarray) else list(vectors)
     new_ids = np.asarray(ids, dtype=np.int64)
@@ -194,8 +206,10 @@ def write(
             old_ids, old_vectors = _contents(index)
             parts = [old_vectors, *parts]
             new_ids = np.concatenate([old_ids, new_ids])
-        index = _new_index(layout or Layout(), dimension)
-        if _is_ivf(index):
+        if codes == "int8" and not sum(len(p) for p in parts):
+            codes = "float32"  # no vectors to learn int8's ranges from
+        index = _new_index(layout or Layout(), dimension, codes)
+        if not index.is_trained:
             _train(index, parts)
     offset = 0
     for part in parts:
@@ -234,9 +248,15 @@ class Spool:
         self.path.unlink(missing_ok=True)
 
 
-def _new_index(layout: Layout, dimension: int) -> Any:
-    if layout.kind == "flat":
+_QUANTIZERS = {"fp16": faiss.ScalarQuantizer.QT_fp16, "int8": faiss.ScalarQuantizer.QT_8bit}
+
+
+def _new_index(layout: Layout, dimension: int, codes: Codes = "float32") -> Any:
+    if layout.kind == "flat" and codes == "float32":
         return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+    if layout.kind == "flat":  # int8 learns each dimension's range when trained
+        flat = faiss.IndexScalarQuantizer(dimension, _QUANTIZERS[codes], faiss.METRIC_INNER_PRODUCT)
+        return faiss.IndexIDMap2(flat)
     quantizer = faiss.IndexFlatIP(dimension)
     index = faiss.IndexIVFFlat(quantizer, dimension, layout.nlist, faiss.METRIC_INNER_PRODUCT)
     index.set_direct_map_type(_HASHTABLE)  # reconstruct by qa's ids, which are sparse
@@ -244,10 +264,11 @@ def _new_index(layout: Layout, dimension: int) -> Any:
 
 
 def _train(index: Any, parts: Sequence[Vectors]) -> None:
-    """k-means on a sample of every part, with every core."""
+    """k-means (or a scalar quantizer's ranges) on a sample of every part, with every core."""
     ends = np.cumsum([len(p) for p in parts])
     total = int(ends[-1]) if len(ends) else 0
-    take = min(total, index.nlist * _TRAIN_PER_CELL)
+    ivf = faiss.try_extract_index_ivf(index)
+    take = min(total, ivf.nlist * _TRAIN_PER_CELL if ivf is not None else _TRAIN_FLAT)
     rows = np.sort(np.random.default_rng(_SEED).choice(total, size=take, replace=False))
     owner = np.searchsorted(ends, rows, side="right")  # which part holds each row
     held, first = np.unique(owner, return_index=True)  # rows are sorted: runs per part
