@@ -47,8 +47,9 @@ def test_a_sentence_in_two_passages_gets_one_unit_vector(tmp_path: Path) -> None
     )
     encoder = HashingEncoder(FAKE_MODEL)
     articles = load([SEEDS]).articles
-    build(LocalStore(settings.index_dir), articles, settings, lambda: encoder)
-    docs = LocalStore(settings.index_dir).open().documents
+    store = LocalStore(settings.index_dir, sentence_codes="float32")  # exact, to test pooling alone
+    build(store, articles, settings, lambda: encoder)
+    docs = store.open().documents
     shared = [
         (article.text, sid)
         for article in articles
@@ -57,7 +58,7 @@ def test_a_sentence_in_two_passages_gets_one_unit_vector(tmp_path: Path) -> None
         if sid in b.sentence_ids
     ]
     assert shared  # passages of one long paragraph overlap by one sentence
-    vectors = LocalStore(settings.index_dir).open().sentence_vectors.vectors([s for _, s in shared])
+    vectors = store.open().sentence_vectors.vectors([s for _, s in shared])
     spans = [(text, docs.sentence(sid)) for text, sid in shared]
     alone = encoder.embed_batch([text[s.start : s.end] for text, s in spans], batch_size=8)
     assert (vectors * alone).sum(axis=1).min() > 0.9999
