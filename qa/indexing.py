@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import multiprocessing
 import os
+from array import array
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -167,9 +168,9 @@ def _write(
         return BuildReport(
             store.location, len(target), passages, up_to_date=True, notes=tuple(notes)
         )
-    plan = _Plan(base.manifest.next_id if base is not None else 1)
-    for article, chunks in zip(to_split, split_all(to_split, settings), strict=True):
-        plan.add(article, chunks, settings)
+    plan = _Plan(base.manifest.next_id if base is not None else 1, settings)
+    for chunks in split_all(to_split, settings):
+        plan.add(chunks)
     checkpoints = Checkpoints(store.checkpoint_dir(settings.cache_dir))
     batches, dimension = plan.embedded(base, get_encoder, settings, progress, checkpoints)
     manifest = Manifest(
@@ -178,7 +179,7 @@ def _write(
         encoder=settings.encoder,
         dimension=dimension,
         articles=len(target),
-        passages=passages + len(plan.texts),
+        passages=passages + plan.passages,
         sentences=0,  # counted by the store once written
         built_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         chunking=chunking,
@@ -198,7 +199,7 @@ def _write(
         added=tuple(i for i in new if i not in old_articles),
         updated=tuple(a.id for a in to_split if a.id in old_articles),
         removed=tuple(sorted(i for i in old_articles if i not in target)),
-        embedded=len(plan.texts),
+        embedded=plan.passages,
         notes=tuple(notes),
     )
 
@@ -254,45 +255,73 @@ def _same(new: Article, old: Article) -> bool:
 
 
 class _Plan:
-    """The passages and sentences of the articles to (re)embed, with fresh ids."""
+    """The passages and sentences of the articles to (re)embed, with fresh ids.
 
-    def __init__(self, next_id: int) -> None:
+    Kept as flat arrays of offsets, a few bytes a sentence, not as texts and objects: a
+    batch's texts, passages and sentences are made when the batch is embedded or
+    written, so a build of a million passages holds its articles and little more.
+    """
+
+    def __init__(self, next_id: int, settings: Settings) -> None:
         self.next_id = next_id
-        self.articles: list[tuple[Article, list[StoredPassage], list[tuple[int, Span]]]] = []
-        self.texts: list[str] = []  # passage inputs, in order
-        self.members: list[list[Member]] = []  # each passage's sentences within its input
-        self.sentence_texts: list[str] = []
+        self.title = settings.passage_title
+        self.articles: list[Article] = []
+        self.first_ids = array("q")  # each article's first id: its sentences', then passages'
+        self.sentence_rows = array("q", [0])  # each article's first sentence row, and the end
+        self.passage_rows = array("q", [0])
+        self.spans = array("q")  # each sentence's start and end
+        self.cuts = array(
+            "q"
+        )  # each passage's start, end, first and last sentence (of its article)
 
-    def add(self, article: Article, chunks: Chunks, settings: Settings) -> None:
-        first = self.next_id
-        row = len(self.sentence_texts)
-        sentences = [(first + i, span) for i, span in enumerate(chunks.sentences)]
-        self.sentence_texts += [article.text[s.start : s.end] for _, s in sentences]
-        self.next_id += len(sentences)
-        passages = []
-        for passage in chunks.passages:
-            stored = StoredPassage(
-                self.next_id,
-                article.id,
-                first + passage.first_sentence,
-                first + passage.last_sentence,
-                passage.start,
-                passage.end,
+    @property
+    def passages(self) -> int:
+        return self.passage_rows[-1]
+
+    @property
+    def sentences(self) -> int:
+        return self.sentence_rows[-1]
+
+    def add(self, chunks: Chunks) -> None:
+        self.articles.append(chunks.article)
+        self.first_ids.append(self.next_id)
+        for span in chunks.sentences:
+            self.spans.extend((span.start, span.end))
+        for p in chunks.passages:
+            self.cuts.extend((p.start, p.end, p.first_sentence, p.last_sentence))
+        self.sentence_rows.append(self.sentence_rows[-1] + len(chunks.sentences))
+        self.passage_rows.append(self.passage_rows[-1] + len(chunks.passages))
+        self.next_id += len(chunks.sentences) + len(chunks.passages)
+
+    def _made(self, batch: _Batch) -> _Made:
+        """A batch's articles with their passages and sentences, and what is embedded."""
+        made = _Made()
+        for a in range(batch.first, batch.last):
+            article, first = self.articles[a], self.first_ids[a]
+            s0, s1 = self.sentence_rows[a], self.sentence_rows[a + 1]
+            spans = [Span(self.spans[2 * r], self.spans[2 * r + 1]) for r in range(s0, s1)]
+            row = s0 - batch.s0  # the article's first sentence among the batch's
+            made.sentence_texts += [article.text[s.start : s.end] for s in spans]
+            stored_passages = []
+            for n, j in enumerate(range(self.passage_rows[a], self.passage_rows[a + 1])):
+                start, end, low, high = self.cuts[4 * j : 4 * j + 4]
+                stored = StoredPassage(
+                    first + len(spans) + n, article.id, first + low, first + high, start, end
+                )
+                text = indexed_text(article, stored, title=self.title)
+                shift = len(text) - (end - start) - start  # the title
+                made.texts.append(text)
+                made.members.append(
+                    [
+                        Member(row + i, spans[i].start + shift, spans[i].end + shift)
+                        for i in range(low, high + 1)
+                    ]
+                )
+                stored_passages.append(stored)
+            made.articles.append(
+                (article, stored_passages, [(first + i, s) for i, s in enumerate(spans)])
             )
-            passages.append(stored)
-            text = indexed_text(article, stored, title=settings.passage_title)
-            shift = len(text) - (passage.end - passage.start) - passage.start  # the title
-            self.texts.append(text)
-            self.members.append(
-                [
-                    Member(
-                        row + i, chunks.sentences[i].start + shift, chunks.sentences[i].end + shift
-                    )
-                    for i in range(passage.first_sentence, passage.last_sentence + 1)
-                ]
-            )
-            self.next_id += 1
-        self.articles.append((article, passages, sentences))
+        return made
 
     def embedded(
         self,
@@ -332,9 +361,9 @@ class _Plan:
         def stream() -> Iterator[list[NewArticle]]:
             bar = _bar(
                 progress,
-                len(self.texts),
+                self.passages,
                 sum(b.passages for b, f in zip(batches, found, strict=True) if f),
-                len(self.sentence_texts),
+                self.sentences,
             )
             try:
                 for batch, key, saved in zip(batches, keys, found, strict=True):
@@ -357,7 +386,7 @@ class _Plan:
         passage_rows, sentence_rows = vectors
         out = []
         p = s = 0
-        for article, passages, sentences in self.articles[batch.first : batch.last]:
+        for article, passages, sentences in self._made(batch).articles:
             out.append(
                 NewArticle(
                     article,
@@ -373,43 +402,37 @@ class _Plan:
     def _batches(self) -> list[_Batch]:
         """Runs of whole articles of about ``BATCH_PASSAGES`` passages each."""
         out: list[_Batch] = []
-        first = passage = sentence = 0
-        p0 = s0 = 0
-        for i, (_, passages, sentences) in enumerate(self.articles):
-            passage += len(passages)
-            sentence += len(sentences)
-            if passage - p0 >= BATCH_PASSAGES or i == len(self.articles) - 1:
-                out.append(_Batch(first, i + 1, p0, passage, s0, sentence))
-                first, p0, s0 = i + 1, passage, sentence
+        first = 0
+        for a in range(len(self.articles)):
+            grown = self.passage_rows[a + 1] - self.passage_rows[first]
+            if grown >= BATCH_PASSAGES or a == len(self.articles) - 1:
+                rows = self.passage_rows[first], self.passage_rows[a + 1]
+                out.append(
+                    _Batch(
+                        first, a + 1, *rows, self.sentence_rows[first], self.sentence_rows[a + 1]
+                    )
+                )
+                first = a + 1
         return out
 
     def _key(self, batch: _Batch, settings: Settings) -> str:
         """Names a batch by everything its vectors depend on."""
+        made = self._made(batch)
         head = [settings.encoder, settings.model, settings.sentence_vectors]
         head.append(json.dumps(chunking_of(settings), sort_keys=True))
-        parts = [
-            *head,
-            *self.texts[batch.p0 : batch.p1],
-            "",
-            *self.sentence_texts[batch.s0 : batch.s1],
-        ]
-        parts += [
-            str(m.start) + ":" + str(m.end) for g in self.members[batch.p0 : batch.p1] for m in g
-        ]
+        parts = [*head, *made.texts, "", *made.sentence_texts]
+        parts += [str(m.start) + ":" + str(m.end) for g in made.members for m in g]
         return Checkpoints.key(parts)
 
     def _embed(
         self, batch: _Batch, encoder: Encoder, settings: Settings
     ) -> tuple[Vectors, Vectors]:
-        members = [
-            [Member(m.sentence - batch.s0, m.start, m.end) for m in group]
-            for group in self.members[batch.p0 : batch.p1]
-        ]
+        made = self._made(batch)
         return sentence_vectors.embed(
             encoder,
-            self.texts[batch.p0 : batch.p1],
-            members,
-            self.sentence_texts[batch.s0 : batch.s1],
+            made.texts,
+            made.members,
+            made.sentence_texts,
             method=settings.sentence_vectors,
             batch_size=settings.batch_size,
             progress=None,
@@ -438,6 +461,19 @@ class _Batch:
     @property
     def sentences(self) -> int:
         return self.s1 - self.s0
+
+
+@dataclass(slots=True)
+class _Made:
+    """One batch made whole: its articles with their passages and sentences, and the
+    passage texts, their sentences within them, and the sentence texts to embed."""
+
+    articles: list[tuple[Article, list[StoredPassage], list[tuple[int, Span]]]] = field(
+        default_factory=list
+    )
+    texts: list[str] = field(default_factory=list)
+    members: list[list[Member]] = field(default_factory=list)
+    sentence_texts: list[str] = field(default_factory=list)
 
 
 def _bar(progress: bool, passages: int, done: int, sentences: int) -> Any:

@@ -49,6 +49,7 @@ _MIN_PER_CELL = 39
 _HASHTABLE = 2  # faiss.DirectMap.Hashtable
 _SEED = 20221
 _TRAIN_FLAT = 65_536  # vectors a scalar quantizer learns its ranges from
+_ADD_ROWS = 65_536  # vectors added to an index at a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,12 +213,11 @@ def write(
         if not index.is_trained:
             _train(index, parts)
     offset = 0
-    for part in parts:
-        rows = len(part)
-        if rows:
-            batch = np.ascontiguousarray(part, dtype=np.float32)
-            index.add_with_ids(batch, new_ids[offset : offset + rows])
-        offset += rows
+    for part in parts:  # a slice at a time: a memory-mapped part is not copied whole
+        for a in range(0, len(part), _ADD_ROWS):
+            rows = np.ascontiguousarray(part[a : a + _ADD_ROWS], dtype=np.float32)
+            index.add_with_ids(rows, new_ids[offset + a : offset + a + len(rows)])
+        offset += len(part)
     faiss.write_index(index, str(path))
 
 
