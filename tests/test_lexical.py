@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import bm25s
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qa.config import Settings
 from qa.encoders.hashing import HashingEncoder
@@ -13,7 +17,7 @@ from qa.indexing import build
 from qa.retrieve import Retriever
 from qa.store import Scored
 from qa.store.local import LEXICAL, LocalStore
-from qa.store.local.lexical import Bm25Lexical
+from qa.store.local.lexical import TOKENIZER, Bm25Lexical, _stemmer
 from qa.types import Filters
 from tests.conftest import opened, using
 from tests.test_index import A, B, C, article
@@ -37,6 +41,42 @@ def test_bm25_ranks_by_rare_words_and_stems() -> None:
     found = ids(lexical.search(["Where in Zaporizhzhia did they hold talks?"], 3, NONE))
     assert found == [[10, 20]]  # 20 for "talks" only; 30 shares no word: not returned
     assert ids(lexical.search(["harvesting"], 1, NONE)) == [[30]]  # harvesting ~ harvested
+
+
+WORDS = st.sampled_from(
+    [
+        *("the", "talks", "talked", "talking", "were", "held", "in", "Belarus"),
+        *("Belarusian", "Kyiv", "ceasefire", "ceasefires", "it", "is", "a", "of", "and"),
+        *("2022", "Zaporizhzhia", "grain", "ships", "ship", "shipped", "été", "Straße"),
+    ]
+)
+TEXTS = st.lists(st.lists(WORDS, max_size=12).map(" ".join), min_size=1, max_size=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(texts=TEXTS, question=st.lists(WORDS, min_size=1, max_size=5).map(" ".join))
+def test_bm25_built_text_by_text_scores_as_bm25s_own_tokenizer(
+    texts: list[str], question: str
+) -> None:
+    """The streamed build gives each passage the score bm25s's own tokenize + index of
+    all the texts at once would."""
+    lexical = Bm25Lexical.build(iter(texts), list(range(len(texts))))
+    tokenize = {k: v for k, v in TOKENIZER.items() if k != "stemmer"}
+    found = {s.id: s.score for s in lexical.search([question], len(texts), NONE)[0]}
+    if not any(bm25s.tokenize(texts, return_ids=False, show_progress=False, **tokenize)):
+        assert found == {}  # bm25s's own index of no words at all fails
+        return
+    reference = bm25s.BM25()
+    with np.errstate(divide="ignore", invalid="ignore"):  # texts of stopwords alone
+        reference.index(
+            bm25s.tokenize(texts, stemmer=_stemmer(), show_progress=False, **tokenize),
+            show_progress=False,
+        )
+    words = bm25s.tokenize(
+        [question], stemmer=_stemmer(), return_ids=False, show_progress=False, **tokenize
+    )[0]
+    expected = np.nan_to_num(reference.get_scores(words)) if words else np.zeros(len(texts))
+    assert [found.get(i, 0.0) for i in range(len(texts))] == pytest.approx(list(expected), abs=1e-6)
 
 
 def test_a_question_without_words_to_match_finds_nothing() -> None:

@@ -226,10 +226,10 @@ class LocalStore(Store):
         current version."""
         ids = sorted(docs.passage_ids())
         title = manifest.passage_title()
-        texts = [
-            indexed_text(docs.articles[docs.passage(i).article_id], docs.passage(i), title=title)
-            for i in ids
-        ]
+        texts = (  # read one at a time as BM25 takes them
+            indexed_text(docs.articles[p.article_id], p, title=title)
+            for p in map(docs.passage, ids)
+        )
         Bm25Lexical.build(texts, ids).save(build / LEXICAL)
         written = dataclasses.replace(
             manifest,

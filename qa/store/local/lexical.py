@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -41,12 +42,16 @@ class Bm25Lexical:
         return len(self.ids)
 
     @classmethod
-    def build(cls, texts: Sequence[str], ids: Sequence[int]) -> Bm25Lexical:
+    def build(cls, texts: Iterable[str], ids: Sequence[int]) -> Bm25Lexical:
+        """The texts are read once, one at a time, so that a million of them need not be
+        held at once; each one's words are kept as a compact array of ids."""
         import bm25s
 
         model = bm25s.BM25()
-        if texts:
-            model.index(_tokenize(texts), show_progress=False)
+        corpus, vocab = _word_ids(texts)
+        if corpus:  # texts of stopwords alone have no mean length: NaN scores, never > 0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                model.index((corpus, vocab), show_progress=False)
         return cls(model, np.asarray(ids, dtype=np.int64))
 
     def save(self, folder: Path) -> None:
@@ -111,6 +116,25 @@ def _tokenize(texts: Sequence[str], *, ids: bool = True) -> Any:
         return_ids=ids,
         show_progress=False,
     )
+
+
+def _word_ids(texts: Iterable[str]) -> tuple[list[array[int]], dict[str, int]]:
+    """Each text's stems as ids into one vocabulary: the words ``bm25s.tokenize`` would
+    give, without holding every text and every list of words at once."""
+    stopwords, stem = _stopwords(), _stemmer()
+    vocab: dict[str, int] = {"": 0}  # bm25s's empty word, so no vocabulary is empty
+    known: dict[str, int] = {}  # a word as written -> its stem's id
+    corpus: list[array[int]] = []
+    for text in texts:
+        words = [w for w in _TOKEN.findall(text.lower()) if w not in stopwords]
+        try:
+            corpus.append(array("i", [known[w] for w in words]))
+        except KeyError:  # words not seen before: stem them once
+            new = list(dict.fromkeys(w for w in words if w not in known))
+            for word, stemmed in zip(new, stem(new), strict=True):
+                known[word] = vocab.setdefault(stemmed, len(vocab))
+            corpus.append(array("i", [known[w] for w in words]))
+    return corpus, vocab
 
 
 def stems(text: str) -> list[str]:
