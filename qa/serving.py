@@ -9,7 +9,8 @@ one left behind by a killed `qa serve` stops by itself.
 
 The workers share the index on disk (what one writes, the others read before their
 next answer or listing), the rate limit (a SQLite file) and the metrics (Prometheus'
-multiprocess files), both in a folder that is removed when the server stops.
+multiprocess files), both in a folder that is removed when the server stops (or, if
+it was killed, when the next `qa serve` starts).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ log = logging.getLogger("qa.serve")
 MAX_AUTO = 8  # workers QA_WORKERS=0 starts at most, whatever the cores
 METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus_client when imported
 _READY = "ready-"  # a worker's file in the shared folder once it answers
+_SHARED = "qa-serve-"  # + the server's pid + "-" + mkdtemp's letters: the shared folder
 _RESTART_PAUSE = (1.0, 60.0)  # seconds before a dead worker starts again: doubling, to
 
 
@@ -80,7 +82,10 @@ def serve(
 
         _run(create_app(settings, sidecars=tuple(sidecars)), listening)
         return
-    shared = Path(tempfile.mkdtemp(prefix="qa-serve-"))
+    shared = shared_folder(Path(tempfile.gettempdir()))
+    # uvicorn raises SIGTERM again once it has stopped: as an exception, so that the
+    # workers are stopped and the folder removed (the default handler ends at once).
+    signal.signal(signal.SIGTERM, _exit)
     os.environ[METRICS_ENV] = str(shared)  # before prometheus_client is imported
     try:
         from qa.api import create_app
@@ -97,6 +102,30 @@ def serve(
             others.stop()
     finally:
         shutil.rmtree(shared, ignore_errors=True)
+
+
+def shared_folder(parent: Path) -> Path:
+    """A new folder for the workers to share, named for this process; first the folders
+    of servers that were killed (SIGKILL skips their own removal) are removed."""
+    for folder in parent.glob(f"{_SHARED}*-*"):
+        pid = folder.name.removeprefix(_SHARED).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)) and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{_SHARED}{os.getpid()}-", dir=parent))
+
+
+def _exit(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 class Workers:

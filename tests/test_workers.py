@@ -141,9 +141,13 @@ def test_a_killed_worker_is_started_again_and_stopping_stops_every_worker(
 
 
 def test_workers_left_by_a_killed_server_stop_and_a_busy_port_is_refused(
-    seed_index_dir: Path,
+    seed_index_dir: Path, tmp_path: Path
 ) -> None:
-    with served_process(seed_index_dir, QA_WORKERS="2") as (url, process):
+    """And the folder the killed server's workers shared is removed by the next server."""
+    with served_process(seed_index_dir, QA_WORKERS="2", TMPDIR=str(tmp_path)) as (
+        url,
+        process,
+    ):
         wait_for(workers_up(url, 2))
         [extra] = extra_workers(process.pid)
         port = url.rsplit(":", 1)[1]
@@ -156,3 +160,10 @@ def test_workers_left_by_a_killed_server_stop_and_a_busy_port_is_refused(
         process.kill()
         process.wait()
         wait_for(lambda: not alive(extra), seconds=30)
+    [left] = tmp_path.glob(f"qa-serve-{process.pid}-*")
+    assert (left / f"ready-{extra}").exists()  # SIGKILL: nothing removed it
+    with served_process(seed_index_dir, QA_WORKERS="2", TMPDIR=str(tmp_path)) as (url, next_):
+        wait_for(workers_up(url, 2))
+        assert not left.exists()
+        assert len(list(tmp_path.glob(f"qa-serve-{next_.pid}-*"))) == 1
+    assert not list(tmp_path.glob("qa-serve-*"))  # stopped: its own folder removed too
