@@ -17,7 +17,7 @@ from qa.indexing import build
 from qa.retrieve import Retriever
 from qa.store import Scored
 from qa.store.local import LEXICAL, LocalStore
-from qa.store.local.lexical import TOKENIZER, Bm25Lexical, _stemmer
+from qa.store.local.lexical import TOKENIZER, Bm25Lexical, _stemmer, _tokenize, top_among
 from qa.types import Filters
 from tests.conftest import opened, using
 from tests.test_index import A, B, C, article
@@ -77,6 +77,52 @@ def test_bm25_built_text_by_text_scores_as_bm25s_own_tokenizer(
     )[0]
     expected = np.nan_to_num(reference.get_scores(words)) if words else np.zeros(len(texts))
     assert [found.get(i, 0.0) for i in range(len(texts))] == pytest.approx(list(expected), abs=1e-6)
+
+
+def stable_top(scores: np.ndarray, k: int) -> list[int]:
+    """The k best rows of a stable sort of every score, positive ones only."""
+    order = np.argsort(-scores, kind="stable")
+    return [int(r) for r in order[:k] if scores[r] > 0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    texts=TEXTS, question=st.lists(WORDS, min_size=1, max_size=6).map(" ".join), k=st.integers(1, 4)
+)
+def test_bm25_returns_the_k_best_as_a_stable_sort_of_bm25s_scores_would(
+    texts: list[str], question: str, k: int
+) -> None:
+    """Scores summed from the question's postings, ranked among those rows only: the
+    passages and order a sort of bm25s's own scores of every passage gives."""
+    lexical = Bm25Lexical.build(texts, list(range(len(texts))))
+    words = _tokenize([question], ids=False)[0]
+    if not words or len(lexical._model.vocab_dict) < 2:
+        assert lexical.search([question], k, NONE) == [[]]
+        return
+    with np.errstate(invalid="ignore"):  # texts of stopwords alone
+        expected = np.nan_to_num(lexical._model.get_scores(words))
+    found = lexical.search([question], k, NONE)[0]
+    assert [s.id for s in found] == stable_top(expected, k)
+    assert [s.score for s in found] == [float(expected[s.id]) for s in found]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    postings=st.lists(st.sets(st.integers(0, 29), max_size=30), min_size=1, max_size=4),
+    values=st.lists(st.sampled_from([0.5, 1.0, 1.5]), min_size=4, max_size=4),
+    k=st.integers(1, 12),
+)
+def test_top_among_postings_is_the_top_of_every_score(
+    postings: list[set[int]], values: list[float], k: int
+) -> None:
+    """Many ties (few distinct values), rows in several postings: the same rows in the
+    same order as a stable sort of all 30 scores."""
+    scores = np.zeros(30, dtype=np.float32)
+    for posting, value in zip(postings, values, strict=False):
+        scores[sorted(posting)] += value
+    rows = np.concatenate([np.array(sorted(p), dtype=np.int32) for p in postings])
+    picked = top_among(scores, rows, len(postings), k)
+    assert [int(r) for r in picked] == stable_top(scores, k)
 
 
 def test_a_question_without_words_to_match_finds_nothing() -> None:
