@@ -270,9 +270,8 @@ class _Plan:
         self.sentence_rows = array("q", [0])  # each article's first sentence row, and the end
         self.passage_rows = array("q", [0])
         self.spans = array("q")  # each sentence's start and end
-        self.cuts = array(
-            "q"
-        )  # each passage's start, end, first and last sentence (of its article)
+        # each passage's start, end, first and last sentence (of its article)
+        self.cuts = array("q")
 
     @property
     def passages(self) -> int:
@@ -367,37 +366,20 @@ class _Plan:
             )
             try:
                 for batch, key, saved in zip(batches, keys, found, strict=True):
+                    made = self._made(batch)
                     if saved is None:
                         assert encoder is not None
-                        vectors = self._embed(batch, encoder, settings)
+                        vectors = _embed(made, encoder, settings)
                         checkpoints.save(key, *vectors)
                         saved = checkpoints.load(key, batch.passages, batch.sentences) or vectors
                         if bar is not None:
                             bar.update(batch.passages)
-                    yield self._stored(batch, saved)
+                    yield _stored(made, saved)
             finally:  # a stopped build leaves its terminal line whole
                 if bar is not None:
                     bar.close()
 
         return stream(), dimension
-
-    def _stored(self, batch: _Batch, vectors: tuple[Vectors, Vectors]) -> list[NewArticle]:
-        """A batch's articles with their rows of the batch's vectors."""
-        passage_rows, sentence_rows = vectors
-        out = []
-        p = s = 0
-        for article, passages, sentences in self._made(batch).articles:
-            out.append(
-                NewArticle(
-                    article,
-                    tuple(passages),
-                    tuple(sentences),
-                    passage_rows[p : p + len(passages)],
-                    sentence_rows[s : s + len(sentences)],
-                )
-            )
-            p, s = p + len(passages), s + len(sentences)
-        return out
 
     def _batches(self) -> list[_Batch]:
         """Runs of whole articles of about ``BATCH_PASSAGES`` passages each."""
@@ -423,20 +405,6 @@ class _Plan:
         parts = [*head, *made.texts, "", *made.sentence_texts]
         parts += [str(m.start) + ":" + str(m.end) for g in made.members for m in g]
         return Checkpoints.key(parts)
-
-    def _embed(
-        self, batch: _Batch, encoder: Encoder, settings: Settings
-    ) -> tuple[Vectors, Vectors]:
-        made = self._made(batch)
-        return sentence_vectors.embed(
-            encoder,
-            made.texts,
-            made.members,
-            made.sentence_texts,
-            method=settings.sentence_vectors,
-            batch_size=settings.batch_size,
-            progress=None,
-        )
 
 
 BATCH_PASSAGES = 2048  # passages per saved batch: what a stopped build may lose
@@ -474,6 +442,37 @@ class _Made:
     texts: list[str] = field(default_factory=list)
     members: list[list[Member]] = field(default_factory=list)
     sentence_texts: list[str] = field(default_factory=list)
+
+
+def _embed(made: _Made, encoder: Encoder, settings: Settings) -> tuple[Vectors, Vectors]:
+    return sentence_vectors.embed(
+        encoder,
+        made.texts,
+        made.members,
+        made.sentence_texts,
+        method=settings.sentence_vectors,
+        batch_size=settings.batch_size,
+        progress=None,
+    )
+
+
+def _stored(made: _Made, vectors: tuple[Vectors, Vectors]) -> list[NewArticle]:
+    """A batch's articles with their rows of the batch's vectors."""
+    passage_rows, sentence_rows = vectors
+    out = []
+    p = s = 0
+    for article, passages, sentences in made.articles:
+        out.append(
+            NewArticle(
+                article,
+                tuple(passages),
+                tuple(sentences),
+                passage_rows[p : p + len(passages)],
+                sentence_rows[s : s + len(sentences)],
+            )
+        )
+        p, s = p + len(passages), s + len(sentences)
+    return out
 
 
 def _bar(progress: bool, passages: int, done: int, sentences: int) -> Any:

@@ -135,7 +135,8 @@ def top_among(
     ``k * repeats`` best entries at least ``k`` are distinct rows, so the k-th best
     row's score is among them; rows tied with it are taken from all ``rows``."""
     values = scores[rows]
-    rows, values = rows[values > 0], values[values > 0]
+    positive = values > 0
+    rows, values = rows[positive], values[positive]
     enough = k * repeats
     cut_off = len(rows) > enough  # then rows tied with the last candidate may be left out
     if cut_off:
@@ -156,12 +157,12 @@ def top_among(
 def _word_ids(texts: Iterable[str]) -> tuple[list[array[int]], dict[str, int]]:
     """Each text's stems as ids into one vocabulary: the words ``bm25s.tokenize`` would
     give, without holding every text and every list of words at once."""
-    stopwords, stem = _stopwords(), _stemmer()
+    stem = _stemmer()
     vocab: dict[str, int] = {"": 0}  # bm25s's empty word, so no vocabulary is empty
     known: dict[str, int] = {}  # a word as written -> its stem's id
     corpus: list[array[int]] = []
     for text in texts:
-        words = [w for w in _TOKEN.findall(text.lower()) if w not in stopwords]
+        words = _words(text)
         try:
             corpus.append(array("i", [known[w] for w in words]))
         except KeyError:  # words not seen before: stem them once
@@ -178,8 +179,13 @@ def stems(text: str) -> list[str]:
     For scoring a few texts at question time, where ``bm25s.tokenize`` costs more than
     the words.
     """
-    words = [w for w in _TOKEN.findall(text.lower()) if w not in _stopwords()]
-    return list(_stemmer()(words))
+    return list(_stemmer()(_words(text)))
+
+
+def _words(text: str) -> list[str]:
+    """A text's words before stemming: lowercased, stopwords left out."""
+    stopwords = _stopwords()
+    return [w for w in _TOKEN.findall(text.lower()) if w not in stopwords]
 
 
 _TOKEN = re.compile(TOKENIZER["token_pattern"])
