@@ -109,6 +109,10 @@ class Settings(BaseSettings):
     # this many, so a topic's ranking holds as unrelated articles join (README "As the
     # corpus grows"); 0 uses the whole index's BM25 statistics, as before.
     fusion_neighbourhood: int = Field(100, ge=0, le=1000)
+    # From this many passages hybrid search runs BM25 in a thread beside the vector
+    # search (both let go of the GIL): at a million each takes ~4 ms; below, the
+    # hand-over would cost more than it saves.
+    beside_from: int = Field(20_000, ge=0, description="Passages from which BM25 runs beside.")
     k: int = Field(5, ge=1, le=50, description="Answers returned by default.")
     max_k: int = Field(50, ge=1, description="The most answers one question may ask for.")
     max_question_chars: int = Field(2000, ge=1)

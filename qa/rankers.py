@@ -6,8 +6,11 @@ cross-encoder that re-scores its first candidates.
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -74,9 +77,16 @@ class HybridRanker(Ranker):
 
     name = "hybrid"
 
-    def __init__(self, snapshot: Snapshot, weights: Weights, neighbourhood: int = 100) -> None:
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        weights: Weights,
+        neighbourhood: int = 100,
+        beside_from: int = 20_000,
+    ) -> None:
         super().__init__(snapshot)
         self.weights = weights
+        self.beside = snapshot.manifest.passages >= beside_from  # QA_BESIDE_FROM
         self.neighbourhood = neighbourhood  # QA_FUSION_NEIGHBOURHOOD; 0: the index's BM25
         self._bags: dict[int, Bag] = {}  # by passage id, at most BAGS_KEPT
 
@@ -84,8 +94,14 @@ class HybridRanker(Ranker):
         self, questions: Sequence[str], evidence: Sequence[Evidence], k: int, filters: Filters
     ) -> list[list[Scored]]:
         pool = max(k, FUSION_POOL)
-        dense_lists = dense(self.snapshot, evidence, pool, filters)
-        lexical_lists = self.snapshot.lexical.search(questions, pool, filters)
+        search = self.snapshot.lexical.search
+        if self.beside:
+            words = _helper(os.getpid()).submit(search, questions, pool, filters)
+            dense_lists = dense(self.snapshot, evidence, pool, filters)
+            lexical_lists = words.result()
+        else:
+            dense_lists = dense(self.snapshot, evidence, pool, filters)
+            lexical_lists = search(questions, pool, filters)
         return [
             self._fuse(q, known, d, lx, k)
             for q, known, d, lx in zip(questions, evidence, dense_lists, lexical_lists, strict=True)
@@ -171,6 +187,13 @@ class CrossEncoderReranker(Ranker):
         return rescored + [Scored(s.id, floor - 1.0 - n) for n, s in enumerate(tail)]
 
 
+@cache
+def _helper(pid: int) -> ThreadPoolExecutor:
+    """The thread that runs BM25 beside the vector search: one a process (by pid, as a
+    forked process has none of its parent's threads)."""
+    return ThreadPoolExecutor(1, thread_name_prefix=f"qa-bm25-{pid}")
+
+
 def dense(
     snapshot: Snapshot, evidence: Sequence[Evidence], k: int, filters: Filters
 ) -> list[list[Scored]]:
@@ -197,6 +220,7 @@ def make_ranker(settings: Settings, snapshot: Snapshot) -> Ranker:
             snapshot,
             Weights(settings.hybrid_dense_weight, settings.hybrid_sentence_weight),
             settings.fusion_neighbourhood,
+            settings.beside_from,
         )
     else:
         raise InputError(f"unknown retriever {name!r}; choose from {', '.join(RANKERS)}")

@@ -17,7 +17,7 @@ from qa.indexing import build
 from qa.retrieve import Retriever
 from qa.store import Scored
 from qa.store.local import LEXICAL, LocalStore
-from qa.store.local.lexical import TOKENIZER, Bm25Lexical, _stemmer, _tokenize, top_among
+from qa.store.local.lexical import TOKENIZER, Bm25Lexical, _stemmer, top_among
 from qa.types import Filters
 from tests.conftest import opened, using
 from tests.test_index import A, B, C, article
@@ -72,11 +72,18 @@ def test_bm25_built_text_by_text_scores_as_bm25s_own_tokenizer(
             bm25s.tokenize(texts, stemmer=_stemmer(), show_progress=False, **tokenize),
             show_progress=False,
         )
-    words = bm25s.tokenize(
-        [question], stemmer=_stemmer(), return_ids=False, show_progress=False, **tokenize
-    )[0]
+    words = bm25s_words(question)
     expected = np.nan_to_num(reference.get_scores(words)) if words else np.zeros(len(texts))
     assert [found.get(i, 0.0) for i in range(len(texts))] == pytest.approx(list(expected), abs=1e-6)
+
+
+def bm25s_words(text: str) -> list[str]:
+    """A text's words as bm25s's own tokenizer gives them, with the index's settings."""
+    tokenize = {k: v for k, v in TOKENIZER.items() if k != "stemmer"}
+    words: list[str] = bm25s.tokenize(
+        [text], stemmer=_stemmer(), return_ids=False, show_progress=False, **tokenize
+    )[0]
+    return words
 
 
 def stable_top(scores: np.ndarray, k: int) -> list[int]:
@@ -95,7 +102,7 @@ def test_bm25_returns_the_k_best_as_a_stable_sort_of_bm25s_scores_would(
     """Scores summed from the question's postings, ranked among those rows only: the
     passages and order a sort of bm25s's own scores of every passage gives."""
     lexical = Bm25Lexical.build(texts, list(range(len(texts))))
-    words = _tokenize([question], ids=False)[0]
+    words = bm25s_words(question)
     if not words or len(lexical._model.vocab_dict) < 2:
         assert lexical.search([question], k, NONE) == [[]]
         return

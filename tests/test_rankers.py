@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,8 @@ from qa.rankers import CrossEncoderReranker, HybridRanker, make_ranker
 from qa.retrieve import Retriever
 from qa.store import get_store
 from qa.store.base import indexed_text
-from tests.conftest import using
+from qa.types import Filters
+from tests.conftest import SEEDS, using
 
 QUESTION = "Where did the delegations meet?"
 
@@ -98,3 +100,28 @@ def test_unknown_encoders_and_stores_are_named() -> None:
         get_encoder(Settings(encoder="magic"))
     with pytest.raises(InputError, match="QA_STORE 'cloud' is not a store qa has"):
         get_store(Settings(store="cloud"))
+
+
+def test_bm25_beside_the_vector_search_ranks_as_one_after_the_other(
+    seed_retriever: Retriever,
+) -> None:
+    """From QA_BESIDE_FROM passages BM25 runs in a thread beside the vector search: the
+    same passages with the same scores, filtered or not, one question or several."""
+    after = using(seed_retriever, "hybrid", beside_from=10**9)
+    beside = using(seed_retriever, "hybrid", beside_from=0)
+    assert isinstance(beside.ranker, HybridRanker) and isinstance(after.ranker, HybridRanker)
+    assert beside.ranker.beside and not after.ranker.beside
+    outlet = next(iter(seed_retriever.snapshot.documents.articles.values())).source.outlet
+    assert outlet
+    lines = (SEEDS / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+    questions = [json.loads(line)["question"] for line in lines if line.strip()][:12]
+    for filters in (Filters(), Filters(outlets=(outlet,))):
+        found = [
+            [
+                [(h.passage_id, round(h.score, 6)) for h in hits]
+                for hits in r.search_batch(questions, 5, filters)
+            ]
+            for r in (after, beside)
+        ]
+        assert found[0] == found[1]
+        assert all(found[0])  # every question found passages: the comparison is not empty

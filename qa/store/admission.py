@@ -6,6 +6,7 @@ filter, so a filtered search costs one vectorised lookup, not a Python loop over
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -27,6 +28,7 @@ class Admission:
         self._ids = ids
         self._codes = codes
         self._cache: dict[Filters, NDArray[np.bool_]] = {}
+        self._filling = threading.Lock()  # hybrid search asks from two threads at once
 
     def count(self, filters: Filters) -> int:
         """How many passages the filters admit."""
@@ -58,7 +60,8 @@ class Admission:
             found = np.fromiter(
                 (filters.admits(s) for s in self._sources), bool, len(self._sources)
             )
-            if len(self._cache) >= _CACHED:
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[filters] = found
+            with self._filling:
+                if len(self._cache) >= _CACHED:
+                    self._cache.pop(next(iter(self._cache)))
+                self._cache[filters] = found
         return found
